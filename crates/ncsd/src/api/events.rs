@@ -1,0 +1,57 @@
+//! `GET /v1/events` (arrival order, cursor, filters) and `GET /v1/events/{noticeId}`.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::params;
+use super::view::event_json;
+use super::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::store::EventQuery;
+
+#[derive(Debug, Deserialize)]
+pub struct EventsParams {
+    pub after: Option<i64>,
+    pub limit: Option<i64>,
+    pub event_type: Option<i64>,
+    pub product_id: Option<i64>,
+    pub sid: Option<String>,
+    pub cname: Option<String>,
+    pub since: Option<String>,
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    q: Result<Query<EventsParams>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let p = params::query(q)?;
+    let query = EventQuery {
+        after: p.after.unwrap_or(0),
+        limit: params::limit(p.limit)?,
+        event_type: p.event_type,
+        product_id: p.product_id,
+        sid: p.sid,
+        cname: p.cname,
+        since: params::time_ms("since", p.since.as_deref())?,
+    };
+    let events = st.store.events(&query).await?;
+    let last = events.last().map(|e| e.seq);
+    // `next` is set only while more may follow (a full page); `cursor` always says where this
+    // page ended, for clients that poll for new events.
+    let next = last.filter(|_| events.len() as i64 == query.limit);
+    Ok(Json(json!({
+        "events": events.iter().map(event_json).collect::<Vec<_>>(),
+        "next": next,
+        "cursor": last.unwrap_or(query.after),
+    })))
+}
+
+pub async fn one(State(st): State<AppState>, Path(notice_id): Path<String>) -> ApiResult<Json<Value>> {
+    match st.store.event(&notice_id).await? {
+        Some(e) => Ok(Json(event_json(&e))),
+        None => Err(ApiError::not_found(format!("no event with noticeId {notice_id:?} is stored"))),
+    }
+}

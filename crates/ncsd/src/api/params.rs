@@ -1,0 +1,41 @@
+//! Query-string parsing with JSON errors (axum's own rejections answer plain text).
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::Query;
+
+use crate::error::{ApiError, ApiResult};
+
+pub fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
+    q.map(|Query(v)| v)
+        .map_err(|e| ApiError::bad_request(format!("invalid query string: {}", e.body_text())))
+}
+
+pub const DEFAULT_LIMIT: i64 = 100;
+pub const MAX_LIMIT: i64 = 1000;
+
+pub fn limit(v: Option<i64>) -> ApiResult<i64> {
+    match v {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {MAX_LIMIT}, got {n}"
+        ))),
+    }
+}
+
+/// A time filter: Unix milliseconds, or an RFC 3339 date-time such as 2026-11-27T10:00:00Z.
+pub fn time_ms(name: &str, v: Option<&str>) -> ApiResult<Option<i64>> {
+    let Some(v) = v.filter(|s| !s.is_empty()) else { return Ok(None) };
+    if let Ok(ms) = v.parse::<i64>() {
+        return Ok(Some(ms));
+    }
+    humantime::parse_rfc3339_weak(v)
+        .map(|t| {
+            Some(t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0))
+        })
+        .map_err(|_| {
+            ApiError::bad_request(format!(
+                "{name} must be Unix milliseconds or an RFC 3339 time like 2026-11-27T10:00:00Z, got {v:?}"
+            ))
+        })
+}

@@ -1,0 +1,115 @@
+//! Recording sessions: `GET /v1/sessions`, `GET /v1/sessions/{sid}`, `/v1/sessions/{sid}/events`.
+//! A session's state is always folded from its stored events, so every instance sharing a
+//! database computes the same answer.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::view::{event_json, stored_event};
+use super::{params, AppState};
+use crate::error::{ApiError, ApiResult};
+use crate::session::{distinct_ordered, fold, StoredEvent};
+use crate::store::{DynStore, SessionQuery, SessionRow, StoreResult};
+use crate::summary;
+
+/// The folded state of one session as JSON, or None when the sid is unknown.
+pub async fn session_json(store: &DynStore, sid: &str) -> StoreResult<Option<Value>> {
+    let records = store.session_events(sid).await?;
+    if records.is_empty() {
+        return Ok(None);
+    }
+    let events: Vec<StoredEvent> = records.iter().filter_map(stored_event).collect();
+    let state = fold(sid, &events);
+    Ok(Some(serde_json::to_value(state).unwrap_or(Value::Null)))
+}
+
+pub async fn one(State(st): State<AppState>, Path(sid): Path<String>) -> ApiResult<Json<Value>> {
+    session_json(&st.store, &sid)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no recording session with sid {sid:?} is stored")))
+}
+
+pub async fn events(State(st): State<AppState>, Path(sid): Path<String>) -> ApiResult<Json<Value>> {
+    let records = st.store.session_events(&sid).await?;
+    if records.is_empty() {
+        return Err(ApiError::not_found(format!("no recording session with sid {sid:?} is stored")));
+    }
+    let stored: Vec<StoredEvent> = records.iter().filter_map(stored_event).collect();
+    let distinct = distinct_ordered(&stored);
+    let by_id: std::collections::HashMap<&str, &crate::store::EventRecord> =
+        records.iter().map(|r| (r.notice_id.as_str(), r)).collect();
+    let events: Vec<Value> = distinct
+        .iter()
+        .filter_map(|e| by_id.get(e.notice_id.as_str()).map(|r| event_json(r)))
+        .collect();
+    Ok(Json(json!({ "sid": sid, "events": events })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SessionsParams {
+    pub cname: Option<String>,
+    pub phase: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+pub fn summary_json(row: &SessionRow) -> Value {
+    json!({
+        "sid": row.sid,
+        "cname": row.cname,
+        "phase": summary::phase(row.flags),
+        "event_count": row.event_count,
+        "first_event_ms": row.first_event_ms,
+        "last_event_ms": row.last_event_ms,
+        "last_activity_ms": row.last_activity_ms,
+    })
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    q: Result<Query<SessionsParams>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let p = params::query(q)?;
+    if let Some(phase) = p.phase.as_deref() {
+        if !summary::PHASES.contains(&phase) {
+            return Err(ApiError::bad_request(format!(
+                "phase must be one of {}, got {phase:?}",
+                summary::PHASES.join(", ")
+            )));
+        }
+    }
+    let cursor = match p.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(parse_cursor(c).ok_or_else(|| {
+            ApiError::bad_request("cursor is not one this API returned (use the `next` value as is)")
+        })?),
+    };
+    let query = SessionQuery {
+        cname: p.cname,
+        phase: p.phase,
+        since: params::time_ms("since", p.since.as_deref())?,
+        until: params::time_ms("until", p.until.as_deref())?,
+        limit: params::limit(p.limit)?,
+        cursor,
+    };
+    let rows = st.store.sessions(&query).await?;
+    let next = rows
+        .last()
+        .filter(|_| rows.len() as i64 == query.limit)
+        .map(|r| format!("{}:{}", r.last_activity_ms, r.sid));
+    Ok(Json(json!({
+        "sessions": rows.iter().map(summary_json).collect::<Vec<_>>(),
+        "next": next,
+    })))
+}
+
+fn parse_cursor(c: &str) -> Option<(i64, String)> {
+    let (ms, sid) = c.split_once(':')?;
+    Some((ms.parse().ok()?, sid.to_string()))
+}

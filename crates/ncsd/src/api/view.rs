@@ -1,0 +1,59 @@
+//! How a stored event looks in the API (`GET /v1/events/{noticeId}`, lists, and the live stream).
+
+use serde_json::{json, Value};
+
+use crate::session::StoredEvent;
+use crate::store::EventRecord;
+
+/// The body as received, as JSON (it was valid JSON when stored); raw text if that ever fails.
+pub fn body_json(e: &EventRecord) -> Value {
+    serde_json::from_slice(&e.body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&e.body).into_owned()))
+}
+
+pub fn event_json(e: &EventRecord) -> Value {
+    let body = body_json(e);
+    let details = body.get("payload").and_then(|p| p.get("details")).cloned().unwrap_or(Value::Null);
+    let headers: Value = serde_json::from_str(&e.headers).unwrap_or(Value::Null);
+    let event_name = if e.product_id == 3 {
+        u32::try_from(e.event_type).ok().and_then(agora_ncs::event_name)
+    } else {
+        None
+    };
+    json!({
+        "cursor": e.seq,
+        "notice_id": e.notice_id,
+        "product_id": e.product_id,
+        "event_type": e.event_type,
+        "event_name": event_name,
+        "sid": e.sid,
+        "cname": e.cname,
+        "uid": e.uid,
+        "sequence": e.sequence,
+        "sendts": e.sendts,
+        "notify_ms": e.notify_ms,
+        "received_at_ms": e.received_at_ms,
+        "last_received_at_ms": e.last_received_at_ms,
+        "deliveries": e.deliveries,
+        "copy_of": e.copy_of,
+        "details": details,
+        "headers": headers,
+        "body": body,
+    })
+}
+
+/// What the fold needs from a stored row.
+pub fn stored_event(e: &EventRecord) -> Option<StoredEvent> {
+    let body = body_json(e);
+    Some(StoredEvent {
+        notice_id: e.notice_id.clone(),
+        event_type: u32::try_from(e.event_type).ok()?,
+        sequence: e.sequence,
+        sendts: e.sendts,
+        uid: e.uid.clone(),
+        cname: e.cname.clone(),
+        sid: e.sid.clone()?,
+        details: body.get("payload").and_then(|p| p.get("details")).cloned().unwrap_or(Value::Null),
+        received_at_ms: e.received_at_ms,
+    })
+}

@@ -1,0 +1,76 @@
+//! Command-line interface: `ncsd serve` runs the receiver; the other subcommands are clients
+//! (of an NCS endpoint: `send`, `simulate`; of the query API: `sessions`, `session`, `events`;
+//! offline: `explain`, `copy`, `purge`).
+
+mod explain;
+mod query;
+mod send;
+mod serve;
+mod simulate;
+
+pub use send::post_signed;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "ncsd", version, about = "A durable receiver for Agora Cloud Recording callbacks (NCS)")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Receive, verify and store NCS callbacks; serve the query API.
+    Serve(crate::config::ServeConfig),
+    /// Sign and POST notification bodies (files, or stdin) to an NCS endpoint.
+    Send(send::SendArgs),
+    /// Generate realistic Cloud Recording sessions and deliver them like NCS does.
+    Simulate(simulate::SimulateArgs),
+    /// List recording sessions.
+    Sessions(query::SessionsArgs),
+    /// Show one recording session as a timeline.
+    Session(query::SessionArgs),
+    /// List stored events, or follow the live stream.
+    Events(query::EventsArgs),
+    /// Explain an Agora code, e.g. `leave-code 6`, `status 20`, `upload-error 47`.
+    Explain(explain::ExplainArgs),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(cfg) => serve::run(cfg).await,
+            Command::Send(a) => send::run(a).await,
+            Command::Simulate(a) => simulate::run(a).await,
+            Command::Sessions(a) => query::sessions(a).await,
+            Command::Session(a) => query::session(a).await,
+            Command::Events(a) => query::events(a).await,
+            Command::Explain(a) => explain::run(a),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NCSD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

@@ -1,0 +1,120 @@
+//! `ncsd serve` configuration. Every option is a flag and an environment variable; the doc
+//! comments are the `--help` text, so this file is the manual for operators.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use agora_ncs::Secret;
+use clap::Args;
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on for NCS deliveries (and the API unless --api-listen is given).
+    #[arg(long, env = "NCSD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Storage URL: `sqlite://PATH` (embedded, the default) or `postgres://...` (shared by
+    /// several instances).
+    #[arg(long = "database", env = "NCSD_DATABASE_URL", default_value = "sqlite://ncsd.db")]
+    pub database_url: String,
+
+    /// NCS secret(s) used to verify `Agora-Signature-V2` / `Agora-Signature`. Repeat the flag,
+    /// or separate with commas in the variable, to accept an old and a new secret while rotating.
+    #[arg(long = "secret", env = "NCSD_SECRET", value_delimiter = ',', hide_env_values = true)]
+    pub secrets: Vec<SecretArg>,
+
+    /// Accept deliveries without a signature when no secret is configured (testing only: anyone
+    /// who can reach the port can then inject events).
+    #[arg(long, env = "NCSD_ALLOW_UNSIGNED")]
+    pub allow_unsigned: bool,
+
+    /// URL path NCS delivers to.
+    #[arg(long, env = "NCSD_PATH", default_value = "/ncs")]
+    pub path: String,
+
+    /// PEM certificate chain for built-in HTTPS (Agora only delivers to HTTPS endpoints).
+    #[arg(long, env = "NCSD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "NCSD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Largest accepted request body, in bytes (larger bodies get 413).
+    #[arg(long, env = "NCSD_MAX_BODY", default_value_t = 1024 * 1024)]
+    pub max_body: usize,
+
+    /// Bearer token required on /v1/* (ingest never needs it).
+    #[arg(long, env = "NCSD_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<SecretArg>,
+
+    /// Serve the API (/v1/*) on this separate address instead of --listen.
+    #[arg(long, env = "NCSD_API_LISTEN")]
+    pub api_listen: Option<SocketAddr>,
+
+    /// Most connections served at once; further connections wait in the kernel backlog.
+    #[arg(long, env = "NCSD_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+
+    /// Deadline for a whole request (headers and body), in milliseconds; NCS gives up after 10 s.
+    #[arg(long, env = "NCSD_REQUEST_TIMEOUT_MS", default_value_t = 5000)]
+    pub request_timeout_ms: u64,
+}
+
+/// A secret given on the command line: redacted in `Debug`, so `{:?}` of the config is safe to log.
+#[derive(Clone)]
+pub struct SecretArg(pub Secret);
+
+impl std::fmt::Debug for SecretArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl std::str::FromStr for SecretArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err("a secret must not be empty".into());
+        }
+        Ok(SecretArg(Secret::new(s)))
+    }
+}
+
+impl ServeConfig {
+    pub fn secrets(&self) -> Vec<Secret> {
+        self.secrets.iter().map(|s| s.0.clone()).collect()
+    }
+
+    /// Start-up checks that need more than one flag; each message says how to fix it.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.secrets.is_empty() && !self.allow_unsigned {
+            return Err("no NCS secret configured: pass --secret (or NCSD_SECRET) with the secret \
+                 shown in Agora Console, or --allow-unsigned for local testing"
+                .into());
+        }
+        if !self.path.starts_with('/') {
+            return Err(format!("--path must start with '/', got {:?}", self.path));
+        }
+        if self.path.starts_with("/v1") || self.path == "/healthz" {
+            return Err(format!("--path {:?} collides with the API", self.path));
+        }
+        if let Some(api) = self.api_listen {
+            if !api.ip().is_loopback() && self.api_token.is_none() {
+                return Err(format!(
+                    "--api-listen {api} is not a loopback address and no --api-token is set: \
+                     set NCSD_API_TOKEN or listen on 127.0.0.1"
+                ));
+            }
+        } else if !self.listen.ip().is_loopback() && self.api_token.is_none() {
+            return Err(format!(
+                "ncsd listens on {} (not loopback) without an API token, which would publish \
+                 every stored event: set --api-token (NCSD_API_TOKEN), or move the API to a \
+                 loopback address with --api-listen 127.0.0.1:PORT",
+                self.listen
+            ));
+        }
+        Ok(())
+    }
+}

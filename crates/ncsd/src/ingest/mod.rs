@@ -1,0 +1,150 @@
+//! `POST /ncs`: verify the signature on the raw bytes, read the envelope, store, and only then
+//! answer 200. A body that is signed but unreadable is quarantined (never dropped) and answered
+//! 4xx; a storage failure is answered 503 so NCS resends.
+
+pub mod copies;
+pub mod signature;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use agora_ncs::{Envelope, Notice, Secret};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use http_body_util::BodyExt;
+use serde_json::json;
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::{DynStore, NewDelivery, NewQuarantine};
+use signature::Verdict;
+
+pub struct IngestState {
+    pub store: DynStore,
+    pub secrets: Vec<Secret>,
+    pub allow_unsigned: bool,
+    pub max_body: usize,
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+pub async fn handle(
+    State(st): State<Arc<IngestState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let received_at_ms = now_ms();
+    let body = read_body(body, st.max_body).await?;
+    match signature::check(&headers, &st.secrets, st.allow_unsigned, &body) {
+        Verdict::Verified(_) => {}
+        Verdict::Unsigned => tracing::warn!("accepting an unsigned delivery (--allow-unsigned)"),
+        Verdict::Rejected(why) => {
+            tracing::info!(reason = why, "rejected delivery");
+            return Err(ApiError::new(StatusCode::UNAUTHORIZED, why));
+        }
+    }
+    let headers_json = signature::headers_json(&headers);
+    let envelope = match Envelope::from_slice(&body) {
+        Ok(e) => e,
+        Err(e) => {
+            let reason = e.to_string();
+            let status = match e {
+                agora_ncs::EnvelopeError::NotJson(_) => StatusCode::BAD_REQUEST,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            let id = st
+                .store
+                .quarantine(NewQuarantine {
+                    body: body.to_vec(),
+                    headers: headers_json,
+                    reason: reason.clone(),
+                    received_at_ms,
+                })
+                .await?;
+            tracing::warn!(quarantine_id = id, reason = %reason, "quarantined a signed body");
+            return Err(ApiError::new(status, format!("not a valid NCS notification: {reason}"))
+                .with("quarantine_id", id));
+        }
+    };
+    let delivery = to_delivery(&envelope, body.to_vec(), headers_json, received_at_ms);
+    let (sid, event_type) = (delivery.sid.clone(), delivery.event_type);
+    let outcome = st.store.ingest(delivery).await?;
+    tracing::debug!(notice_id = %envelope.notice_id, ?sid, event_type, duplicate = outcome.duplicate, "stored");
+    Ok((
+        StatusCode::OK,
+        Json(json!({
+            "ok": true,
+            "notice_id": envelope.notice_id,
+            "duplicate": outcome.duplicate,
+            "deliveries": outcome.deliveries,
+            "copy_of": outcome.copy_of,
+        })),
+    )
+        .into_response())
+}
+
+/// Read at most `max` bytes; a larger body is refused with 413 before it is all read.
+async fn read_body(body: Body, max: usize) -> ApiResult<bytes::Bytes> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body is larger than the {max}-byte limit (--max-body)"),
+        )
+        .with("limit", max as u64)
+    };
+    match http_body_util::Limited::new(body, max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(too_large()),
+        Err(e) => Err(ApiError::bad_request(format!("could not read the request body: {e}"))),
+    }
+}
+
+/// What the store needs from a parsed envelope: the columns it indexes on, the redundant-copy
+/// key, and the session-summary bits.
+pub fn to_delivery(env: &Envelope, body: Vec<u8>, headers: String, received_at_ms: i64) -> NewDelivery {
+    let mut d = NewDelivery {
+        notice_id: env.notice_id.clone(),
+        product_id: i64::from(env.product_id),
+        event_type: i64::from(env.event_type),
+        notify_ms: env.notify_ms,
+        sid: env.session_id().map(str::to_string),
+        cname: None,
+        uid: None,
+        sequence: None,
+        sendts: None,
+        body,
+        headers,
+        received_at_ms,
+        content_key: None,
+        session_flags: 0,
+    };
+    match env.notice() {
+        Notice::CloudRecording(n) => {
+            let p = &n.payload;
+            d.cname = p.cname.clone();
+            d.uid = p.uid.clone();
+            d.sequence = p.sequence;
+            d.sendts = p.sendts;
+            d.content_key = copies::content_key(
+                d.sid.as_deref(),
+                p.uid.as_deref(),
+                env.event_type,
+                p.sequence,
+                &p.details,
+            );
+            d.session_flags = crate::summary::flags_for(&n.event);
+        }
+        Notice::CloudTranscoder(t) => {
+            d.sequence = t.sequence;
+            d.sendts = t.sendts;
+            // A transcoder task is not a recording session, even under product 3.
+            d.sid = None;
+        }
+        Notice::Other { .. } => {}
+    }
+    d
+}

@@ -1,0 +1,18 @@
+//! ncsd: a durable receiver for Agora Cloud Recording callbacks (NCS).
+//!
+//! Layout: `ingest` (verify, read, store, then 200), `store` (the storage port and its
+//! adapters), `session` (the pure fold of a recording's events into its state), `api` (query
+//! API and live stream), `server` (listeners, TLS, shutdown), `cli` (subcommands), `simulate`
+//! (realistic NCS traffic for demos, tests and benchmarks).
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod ingest;
+pub mod server;
+#[path = "session_tmp.rs"]
+pub mod session;
+pub mod simulate;
+pub mod store;
+pub mod summary;

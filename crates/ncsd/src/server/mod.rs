@@ -1,0 +1,111 @@
+//! Assembling and running the service: `app` builds the router (pure), `run` serves it on
+//! listeners it is given until the shutdown token fires. `main` only parses flags and binds.
+
+mod listener;
+pub mod tls;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, AppState};
+use crate::config::ServeConfig;
+use crate::error::ApiError;
+use crate::ingest::{self, IngestState};
+use crate::store::DynStore;
+
+pub struct Apps {
+    /// Ingest (and the API too, unless it has its own listener).
+    pub main: Router,
+    /// The API alone, when `--api-listen` is set.
+    pub api: Option<Router>,
+}
+
+pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> Apps {
+    let ingest_state = Arc::new(IngestState {
+        store: store.clone(),
+        secrets: cfg.secrets(),
+        allow_unsigned: cfg.allow_unsigned,
+        max_body: cfg.max_body,
+    });
+    let ingest = Router::new()
+        .route(&cfg.path, post(ingest::handle).fallback(ingest_method_not_allowed))
+        .with_state(ingest_state);
+    let api = api::router(AppState {
+        store,
+        api_token: cfg.api_token.as_ref().map(|t| Arc::from(t.0.expose())),
+        shutdown,
+    });
+    let timeout = Duration::from_millis(cfg.request_timeout_ms);
+    let finish = |r: Router| {
+        r.fallback(api::not_found)
+            .layer(middleware::from_fn(move |req, next| deadline(timeout, req, next)))
+    };
+    if cfg.api_listen.is_some() {
+        Apps { main: finish(ingest), api: Some(finish(api)) }
+    } else {
+        Apps { main: finish(ingest.merge(api)), api: None }
+    }
+}
+
+async fn ingest_method_not_allowed() -> Response {
+    let mut res = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "NCS notifications are delivered with POST on this path",
+    )
+    .into_response();
+    res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+    res
+}
+
+/// A whole-request deadline well inside NCS's 10 s; the stream endpoint is exempt (it is long
+/// lived by design).
+async fn deadline(limit: Duration, req: Request, next: Next) -> Response {
+    if req.uri().path() == "/v1/stream" {
+        return next.run(req).await;
+    }
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("request not completed within {} ms", limit.as_millis()),
+        )
+        .into_response(),
+    }
+}
+
+/// Serve until `shutdown` fires, then stop accepting, finish in-flight requests, and return.
+pub async fn run(
+    cfg: ServeConfig,
+    store: DynStore,
+    main_listener: TcpListener,
+    api_listener: Option<TcpListener>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(c), Some(k)) => Some(tls::acceptor(c, k)?),
+        _ => None,
+    };
+    let apps = apps(&cfg, store, shutdown.clone());
+    let limits = listener::Limits {
+        max_connections: cfg.max_connections,
+        header_timeout: Duration::from_millis(cfg.request_timeout_ms.min(5000)),
+    };
+    let main = listener::serve(main_listener, apps.main, tls, limits, shutdown.clone());
+    match (apps.api, api_listener) {
+        (Some(api), Some(l)) => {
+            let api = listener::serve(l, api, None, limits, shutdown);
+            let (a, b) = tokio::join!(main, api);
+            a.and(b)
+        }
+        _ => main.await,
+    }
+}

@@ -1,0 +1,83 @@
+//! Storage is a port: the service talks to this small trait, and each backend (SQLite embedded,
+//! PostgreSQL shared) is one adapter with its own SQL and migrations. The conformance suite in
+//! `tests/store_conformance.rs` runs the same story against every adapter.
+
+pub mod model;
+pub mod postgres;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::broadcast;
+
+pub use model::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or refused the write: the caller answers 503 so NCS
+    /// resends later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("storage error: {0}")]
+    Other(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Durably record one delivery. Returns only after the transaction holding it committed.
+    /// Concurrent calls share transactions (group commit).
+    async fn ingest(&self, delivery: NewDelivery) -> StoreResult<IngestOutcome>;
+    /// Keep a signed body that could not be read as an envelope.
+    async fn quarantine(&self, item: NewQuarantine) -> StoreResult<i64>;
+
+    async fn event(&self, notice_id: &str) -> StoreResult<Option<EventRecord>>;
+    async fn events(&self, query: &EventQuery) -> StoreResult<Vec<EventRecord>>;
+    /// Every stored Cloud Recording event of one session, copies included (flagged).
+    async fn session_events(&self, sid: &str) -> StoreResult<Vec<EventRecord>>;
+    async fn sessions(&self, query: &SessionQuery) -> StoreResult<Vec<SessionRow>>;
+    async fn quarantined(&self, after: i64, limit: i64) -> StoreResult<Vec<QuarantineRecord>>;
+    /// Duplicate deliveries after the first, for `ncsd copy`.
+    async fn repeat_deliveries(&self, after: i64, limit: i64) -> StoreResult<Vec<DeliveryRecord>>;
+    /// Write records exported from another store (`ncsd copy`); idempotent.
+    async fn import(&self, batch: ImportBatch) -> StoreResult<ImportCounts>;
+    /// Highest storage cursor (event `seq`) committed so far.
+    async fn latest_seq(&self) -> StoreResult<i64>;
+    /// Remove events (and sessions whose last activity is) older than `before_ms`.
+    async fn purge_before(&self, before_ms: i64) -> StoreResult<u64>;
+    async fn health(&self) -> StoreResult<()>;
+    /// Wakes whenever new events were committed (by this instance, or by another one sharing the
+    /// database); carries the newest known `seq`.
+    fn subscribe(&self) -> broadcast::Receiver<i64>;
+    fn backend(&self) -> &'static str;
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Open the backend the URL names. The backend is chosen once, here.
+pub async fn open(url: &str) -> anyhow::Result<DynStore> {
+    if let Some(rest) = url.strip_prefix("sqlite://") {
+        let store = sqlite::SqliteStore::open(rest)?;
+        Ok(Arc::new(store))
+    } else if url.starts_with("sqlite:") {
+        let store = sqlite::SqliteStore::open(url.trim_start_matches("sqlite:"))?;
+        Ok(Arc::new(store))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        anyhow::bail!("PostgreSQL support is not built yet")
+    } else {
+        anyhow::bail!(
+            "unsupported database URL {url:?}: use sqlite://PATH or postgres://USER@HOST/DB"
+        )
+    }
+}
+
+/// Identity of a quarantined body for idempotent copies: sha256 over receive time and bytes.
+pub fn quarantine_digest(received_at_ms: i64, body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(received_at_ms.to_be_bytes());
+    h.update(body);
+    hex::encode(h.finalize())
+}

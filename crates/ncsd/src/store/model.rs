@@ -1,0 +1,136 @@
+//! Plain records that cross the storage port, shared by every adapter.
+
+use serde::Serialize;
+
+/// One delivery as it arrived, with what ingest already read from the envelope.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub notice_id: String,
+    pub product_id: i64,
+    pub event_type: i64,
+    pub notify_ms: Option<i64>,
+    pub sid: Option<String>,
+    pub cname: Option<String>,
+    pub uid: Option<String>,
+    pub sequence: Option<i64>,
+    pub sendts: Option<i64>,
+    /// Raw body exactly as received (the signature covers these bytes).
+    pub body: Vec<u8>,
+    /// Signature headers as received, JSON object text.
+    pub headers: String,
+    pub received_at_ms: i64,
+    /// Key shared by redundant-path copies of one Cloud Recording event (see `ingest::copies`).
+    pub content_key: Option<String>,
+    /// Bits folded into the session summary row (see `session::flags`).
+    pub session_flags: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IngestOutcome {
+    pub seq: i64,
+    /// Same `noticeId` seen before: counted as another delivery, stored once.
+    pub duplicate: bool,
+    pub deliveries: i64,
+    /// A different `noticeId` carrying the same event (redundant notification path).
+    pub copy_of: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewQuarantine {
+    pub body: Vec<u8>,
+    pub headers: String,
+    pub reason: String,
+    pub received_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    pub seq: i64,
+    pub notice_id: String,
+    pub product_id: i64,
+    pub event_type: i64,
+    pub notify_ms: Option<i64>,
+    pub sid: Option<String>,
+    pub cname: Option<String>,
+    pub uid: Option<String>,
+    pub sequence: Option<i64>,
+    pub sendts: Option<i64>,
+    pub body: Vec<u8>,
+    pub headers: String,
+    pub received_at_ms: i64,
+    pub last_received_at_ms: i64,
+    pub deliveries: i64,
+    pub copy_of: Option<String>,
+    pub content_key: Option<String>,
+    pub session_flags: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    pub after: i64,
+    pub limit: i64,
+    pub event_type: Option<i64>,
+    pub product_id: Option<i64>,
+    pub sid: Option<String>,
+    pub cname: Option<String>,
+    /// `received_at_ms >= since`
+    pub since: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SessionQuery {
+    pub cname: Option<String>,
+    pub phase: Option<String>,
+    /// last activity (ms) >= since
+    pub since: Option<i64>,
+    /// last activity (ms) < until
+    pub until: Option<i64>,
+    pub limit: i64,
+    /// Resume after this (last_activity_ms, sid) position, newest first.
+    pub cursor: Option<(i64, String)>,
+}
+
+/// The per-session summary kept at ingest: every column merges commutatively (sum, min, max,
+/// bit-or), so concurrent writers on several instances never lose an update.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionRow {
+    pub sid: String,
+    pub cname: Option<String>,
+    pub flags: i64,
+    pub event_count: i64,
+    pub first_event_ms: Option<i64>,
+    pub last_event_ms: Option<i64>,
+    pub last_activity_ms: i64,
+    pub last_seq: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuarantineRecord {
+    pub id: i64,
+    pub received_at_ms: i64,
+    pub reason: String,
+    pub body: Vec<u8>,
+    pub headers: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryRecord {
+    pub id: i64,
+    pub notice_id: String,
+    pub received_at_ms: i64,
+    pub notify_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ImportBatch {
+    pub events: Vec<EventRecord>,
+    pub deliveries: Vec<DeliveryRecord>,
+    pub quarantine: Vec<QuarantineRecord>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ImportCounts {
+    pub events: u64,
+    pub deliveries: u64,
+    pub quarantine: u64,
+}

@@ -1,0 +1,158 @@
+//! Read queries for the SQLite adapter; each runs on a pooled read connection.
+
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+
+use crate::store::{DeliveryRecord, EventQuery, EventRecord, QuarantineRecord, SessionQuery, SessionRow};
+use crate::summary::PHASE_SQL;
+
+const EVENT_COLUMNS: &str = "seq, notice_id, product_id, event_type, notify_ms, sid, cname, uid, \
+    sequence, sendts, body, headers, received_at_ms, last_received_at_ms, deliveries, copy_of, \
+    content_key, session_flags";
+
+fn event_row(r: &Row) -> rusqlite::Result<EventRecord> {
+    Ok(EventRecord {
+        seq: r.get(0)?,
+        notice_id: r.get(1)?,
+        product_id: r.get(2)?,
+        event_type: r.get(3)?,
+        notify_ms: r.get(4)?,
+        sid: r.get(5)?,
+        cname: r.get(6)?,
+        uid: r.get(7)?,
+        sequence: r.get(8)?,
+        sendts: r.get(9)?,
+        body: r.get(10)?,
+        headers: r.get(11)?,
+        received_at_ms: r.get(12)?,
+        last_received_at_ms: r.get(13)?,
+        deliveries: r.get(14)?,
+        copy_of: r.get(15)?,
+        content_key: r.get(16)?,
+        session_flags: r.get(17)?,
+    })
+}
+
+pub fn event(c: &Connection, notice_id: &str) -> rusqlite::Result<Option<EventRecord>> {
+    c.prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE notice_id = ?1"))?
+        .query_row([notice_id], event_row)
+        .optional()
+}
+
+pub fn events(c: &Connection, q: &EventQuery) -> rusqlite::Result<Vec<EventRecord>> {
+    let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq > ?");
+    let mut args: Vec<Value> = vec![q.after.into()];
+    let mut filter = |clause: &str, v: Value| {
+        sql.push_str(clause);
+        args.push(v);
+    };
+    if let Some(t) = q.event_type {
+        filter(" AND event_type = ?", t.into());
+    }
+    if let Some(p) = q.product_id {
+        filter(" AND product_id = ?", p.into());
+    }
+    if let Some(s) = &q.sid {
+        filter(" AND sid = ?", s.clone().into());
+    }
+    if let Some(n) = &q.cname {
+        filter(" AND cname = ?", n.clone().into());
+    }
+    if let Some(t) = q.since {
+        filter(" AND received_at_ms >= ?", t.into());
+    }
+    sql.push_str(" ORDER BY seq LIMIT ?");
+    args.push(q.limit.into());
+    let mut stmt = c.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), event_row)?;
+    rows.collect()
+}
+
+pub fn session_events(c: &Connection, sid: &str) -> rusqlite::Result<Vec<EventRecord>> {
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE sid = ?1 AND product_id = 3 ORDER BY sequence, seq"
+    ))?;
+    let rows = stmt.query_map([sid], event_row)?;
+    rows.collect()
+}
+
+pub fn sessions(c: &Connection, q: &SessionQuery) -> rusqlite::Result<Vec<SessionRow>> {
+    let mut sql = String::from(
+        "SELECT sid, cname, flags, event_count, first_event_ms, last_event_ms, last_activity_ms, \
+         last_seq FROM sessions WHERE 1 = 1",
+    );
+    let mut args: Vec<Value> = Vec::new();
+    if let Some(n) = &q.cname {
+        sql.push_str(" AND cname = ?");
+        args.push(n.clone().into());
+    }
+    if let Some(p) = &q.phase {
+        sql.push_str(&format!(" AND ({PHASE_SQL}) = ?"));
+        args.push(p.clone().into());
+    }
+    if let Some(t) = q.since {
+        sql.push_str(" AND last_activity_ms >= ?");
+        args.push(t.into());
+    }
+    if let Some(t) = q.until {
+        sql.push_str(" AND last_activity_ms < ?");
+        args.push(t.into());
+    }
+    if let Some((ms, sid)) = &q.cursor {
+        sql.push_str(" AND (last_activity_ms < ? OR (last_activity_ms = ? AND sid < ?))");
+        args.extend([(*ms).into(), (*ms).into(), sid.clone().into()]);
+    }
+    sql.push_str(" ORDER BY last_activity_ms DESC, sid DESC LIMIT ?");
+    args.push(q.limit.into());
+    let mut stmt = c.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), |r| {
+        Ok(SessionRow {
+            sid: r.get(0)?,
+            cname: r.get(1)?,
+            flags: r.get(2)?,
+            event_count: r.get(3)?,
+            first_event_ms: r.get(4)?,
+            last_event_ms: r.get(5)?,
+            last_activity_ms: r.get(6)?,
+            last_seq: r.get(7)?,
+        })
+    })?;
+    rows.collect()
+}
+
+pub fn quarantined(c: &Connection, after: i64, limit: i64) -> rusqlite::Result<Vec<QuarantineRecord>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT id, received_at_ms, reason, body, headers FROM quarantine WHERE id > ?1 \
+         ORDER BY id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![after, limit], |r| {
+        Ok(QuarantineRecord {
+            id: r.get(0)?,
+            received_at_ms: r.get(1)?,
+            reason: r.get(2)?,
+            body: r.get(3)?,
+            headers: r.get(4)?,
+        })
+    })?;
+    rows.collect()
+}
+
+pub fn repeat_deliveries(c: &Connection, after: i64, limit: i64) -> rusqlite::Result<Vec<DeliveryRecord>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT id, notice_id, received_at_ms, notify_ms FROM deliveries WHERE id > ?1 \
+         ORDER BY id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![after, limit], |r| {
+        Ok(DeliveryRecord {
+            id: r.get(0)?,
+            notice_id: r.get(1)?,
+            received_at_ms: r.get(2)?,
+            notify_ms: r.get(3)?,
+        })
+    })?;
+    rows.collect()
+}
+
+pub fn latest_seq(c: &Connection) -> rusqlite::Result<i64> {
+    c.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
+}

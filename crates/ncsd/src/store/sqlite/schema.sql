@@ -1,0 +1,68 @@
+-- ncsd SQLite schema, version 1. Applied at start-up inside one transaction, guarded by
+-- PRAGMA user_version so reopening an existing file is a no-op.
+
+-- Every distinct notification (one row per noticeId), raw body exactly as received.
+-- `seq` is the storage cursor: it only grows, in commit order (SQLite has one writer).
+CREATE TABLE IF NOT EXISTS events (
+    seq                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    notice_id           TEXT    NOT NULL UNIQUE,   -- idempotency is enforced here
+    product_id          INTEGER NOT NULL,
+    event_type          INTEGER NOT NULL,
+    notify_ms           INTEGER,
+    sid                 TEXT,
+    cname               TEXT,
+    uid                 TEXT,
+    sequence            INTEGER,
+    sendts              INTEGER,
+    body                BLOB    NOT NULL,
+    headers             TEXT    NOT NULL,
+    received_at_ms      INTEGER NOT NULL,
+    last_received_at_ms INTEGER NOT NULL,
+    deliveries          INTEGER NOT NULL DEFAULT 1,
+    -- Set when another noticeId already carried the same event (redundant notification path).
+    copy_of             TEXT,
+    content_key         TEXT,
+    session_flags       INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS events_sid ON events (sid, sequence) WHERE sid IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_received ON events (received_at_ms);
+
+-- First noticeId seen for each redundant-copy key; the primary key makes "first" a database
+-- decision even with several instances writing.
+CREATE TABLE IF NOT EXISTS content_keys (
+    content_key TEXT PRIMARY KEY,
+    notice_id   TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Deliveries after the first one of a noticeId (NCS resends with a new notifyMs).
+CREATE TABLE IF NOT EXISTS deliveries (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    notice_id      TEXT    NOT NULL,
+    received_at_ms INTEGER NOT NULL,
+    notify_ms      INTEGER,
+    UNIQUE (notice_id, received_at_ms, notify_ms)
+);
+
+-- One row per Cloud Recording session, merged commutatively at ingest (sum / min / max / bit-or)
+-- so the list endpoint can filter by phase without folding every session.
+CREATE TABLE IF NOT EXISTS sessions (
+    sid              TEXT PRIMARY KEY,
+    cname            TEXT,
+    flags            INTEGER NOT NULL DEFAULT 0,
+    event_count      INTEGER NOT NULL DEFAULT 0,
+    first_event_ms   INTEGER,
+    last_event_ms    INTEGER,
+    last_activity_ms INTEGER NOT NULL,
+    last_seq         INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sessions_activity ON sessions (last_activity_ms DESC, sid DESC);
+
+-- Signed bodies that could not be read as an NCS envelope: kept, never dropped.
+CREATE TABLE IF NOT EXISTS quarantine (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    received_at_ms INTEGER NOT NULL,
+    reason         TEXT    NOT NULL,
+    body           BLOB    NOT NULL,
+    headers        TEXT    NOT NULL,
+    digest         TEXT    NOT NULL UNIQUE  -- sha256(received_at_ms, body): makes `ncsd copy` idempotent
+);

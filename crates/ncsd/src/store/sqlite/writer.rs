@@ -1,0 +1,332 @@
+//! Group commit for SQLite. One OS thread owns the only write connection; requests queue on a
+//! channel, and the thread takes everything waiting (up to `MAX_BATCH`) into one transaction, so
+//! one fsync covers many deliveries. Each caller is answered only after its transaction
+//! committed, which is what lets ingest reply 200 only for data that is on disk.
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::store::{
+    EventRecord, ImportBatch, ImportCounts, IngestOutcome, NewDelivery, NewQuarantine, StoreError,
+    StoreResult,
+};
+
+const MAX_BATCH: usize = 512;
+
+pub enum Job {
+    Ingest(NewDelivery, oneshot::Sender<StoreResult<IngestOutcome>>),
+    Quarantine(NewQuarantine, oneshot::Sender<StoreResult<i64>>),
+    Import(ImportBatch, oneshot::Sender<StoreResult<ImportCounts>>),
+    Purge(i64, oneshot::Sender<StoreResult<u64>>),
+}
+
+pub fn spawn(conn: Connection, notify: broadcast::Sender<i64>) -> mpsc::Sender<Job> {
+    let (tx, rx) = mpsc::channel(8192);
+    std::thread::Builder::new()
+        .name("ncsd-sqlite-writer".into())
+        .spawn(move || run(conn, rx, notify))
+        .expect("spawn the SQLite writer thread");
+    tx
+}
+
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, notify: broadcast::Sender<i64>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let newest = commit_batch(&mut conn, &mut batch);
+        if let Some(seq) = newest {
+            let _ = notify.send(seq);
+        }
+    }
+}
+
+/// Outcome of one job inside the transaction, delivered only after COMMIT.
+enum Pending {
+    Ingest(oneshot::Sender<StoreResult<IngestOutcome>>, IngestOutcome),
+    Quarantine(oneshot::Sender<StoreResult<i64>>, i64),
+    Import(oneshot::Sender<StoreResult<ImportCounts>>, ImportCounts),
+    Purge(oneshot::Sender<StoreResult<u64>>, u64),
+}
+
+fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> Option<i64> {
+    let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            fail_all(batch.drain(..), &e);
+            return None;
+        }
+    };
+    let mut pending = Vec::with_capacity(batch.len());
+    let mut newest = None;
+    for job in batch.drain(..) {
+        // A failing statement fails only its own job (e.g. a constraint we did not expect);
+        // a failing COMMIT fails them all below.
+        match job {
+            Job::Ingest(d, reply) => match ingest_one(&tx, &d) {
+                Ok(out) => {
+                    if !out.duplicate {
+                        newest = Some(out.seq);
+                    }
+                    pending.push(Pending::Ingest(reply, out));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, notice_id = %d.notice_id, "ingest statement failed");
+                    let _ = reply.send(Err(unavailable(&e)));
+                }
+            },
+            Job::Quarantine(q, reply) => match quarantine_one(&tx, &q) {
+                Ok(id) => pending.push(Pending::Quarantine(reply, id)),
+                Err(e) => {
+                    let _ = reply.send(Err(unavailable(&e)));
+                }
+            },
+            Job::Import(b, reply) => match import(&tx, b) {
+                Ok((counts, max)) => {
+                    newest = newest.max(max);
+                    pending.push(Pending::Import(reply, counts))
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(unavailable(&e)));
+                }
+            },
+            Job::Purge(before, reply) => match purge(&tx, before) {
+                Ok(n) => pending.push(Pending::Purge(reply, n)),
+                Err(e) => {
+                    let _ = reply.send(Err(unavailable(&e)));
+                }
+            },
+        }
+    }
+    match tx.commit() {
+        Ok(()) => {
+            for p in pending {
+                match p {
+                    Pending::Ingest(r, o) => drop(r.send(Ok(o))),
+                    Pending::Quarantine(r, o) => drop(r.send(Ok(o))),
+                    Pending::Import(r, o) => drop(r.send(Ok(o))),
+                    Pending::Purge(r, o) => drop(r.send(Ok(o))),
+                }
+            }
+            newest
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "commit failed; answering 503 to the whole batch");
+            for p in pending {
+                match p {
+                    Pending::Ingest(r, _) => drop(r.send(Err(unavailable(&e)))),
+                    Pending::Quarantine(r, _) => drop(r.send(Err(unavailable(&e)))),
+                    Pending::Import(r, _) => drop(r.send(Err(unavailable(&e)))),
+                    Pending::Purge(r, _) => drop(r.send(Err(unavailable(&e)))),
+                }
+            }
+            None
+        }
+    }
+}
+
+fn unavailable(e: &rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn fail_all(jobs: impl Iterator<Item = Job>, e: &rusqlite::Error) {
+    tracing::error!(error = %e, "cannot begin a write transaction; answering 503");
+    for job in jobs {
+        match job {
+            Job::Ingest(_, r) => drop(r.send(Err(unavailable(e)))),
+            Job::Quarantine(_, r) => drop(r.send(Err(unavailable(e)))),
+            Job::Import(_, r) => drop(r.send(Err(unavailable(e)))),
+            Job::Purge(_, r) => drop(r.send(Err(unavailable(e)))),
+        }
+    }
+}
+
+fn ingest_one(tx: &Transaction, d: &NewDelivery) -> rusqlite::Result<IngestOutcome> {
+    let existing: Option<(i64, i64, Option<String>)> = tx
+        .prepare_cached("SELECT seq, deliveries, copy_of FROM events WHERE notice_id = ?1")?
+        .query_row([&d.notice_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    if let Some((seq, deliveries, copy_of)) = existing {
+        tx.prepare_cached(
+            "UPDATE events SET deliveries = deliveries + 1, last_received_at_ms = ?2 \
+             WHERE notice_id = ?1",
+        )?
+        .execute(params![d.notice_id, d.received_at_ms])?;
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO deliveries (notice_id, received_at_ms, notify_ms) \
+             VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![d.notice_id, d.received_at_ms, d.notify_ms])?;
+        return Ok(IngestOutcome { seq, duplicate: true, deliveries: deliveries + 1, copy_of });
+    }
+    let record = EventRecord {
+        seq: 0,
+        notice_id: d.notice_id.clone(),
+        product_id: d.product_id,
+        event_type: d.event_type,
+        notify_ms: d.notify_ms,
+        sid: d.sid.clone(),
+        cname: d.cname.clone(),
+        uid: d.uid.clone(),
+        sequence: d.sequence,
+        sendts: d.sendts,
+        body: d.body.clone(),
+        headers: d.headers.clone(),
+        received_at_ms: d.received_at_ms,
+        last_received_at_ms: d.received_at_ms,
+        deliveries: 1,
+        copy_of: None,
+        content_key: d.content_key.clone(),
+        session_flags: d.session_flags,
+    };
+    let (seq, copy_of) = insert_event(tx, &record)?.expect("notice_id checked absent above");
+    Ok(IngestOutcome { seq, duplicate: false, deliveries: 1, copy_of })
+}
+
+/// Insert a new event, decide whether it is a redundant copy, and merge it into its session.
+/// Returns None when the noticeId already exists.
+fn insert_event(
+    tx: &Transaction,
+    e: &EventRecord,
+) -> rusqlite::Result<Option<(i64, Option<String>)>> {
+    let mut copy_of = e.copy_of.clone();
+    if copy_of.is_none() {
+        if let Some(key) = &e.content_key {
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO content_keys (content_key, notice_id) VALUES (?1, ?2)",
+                )?
+                .execute(params![key, e.notice_id])?;
+            if inserted == 0 {
+                copy_of = tx
+                    .prepare_cached("SELECT notice_id FROM content_keys WHERE content_key = ?1")?
+                    .query_row([key], |r| r.get(0))
+                    .optional()?;
+            }
+        }
+    }
+    let seq: Option<i64> = tx
+        .prepare_cached(
+            "INSERT INTO events (notice_id, product_id, event_type, notify_ms, sid, cname, uid, \
+             sequence, sendts, body, headers, received_at_ms, last_received_at_ms, deliveries, \
+             copy_of, content_key, session_flags) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
+             ON CONFLICT (notice_id) DO NOTHING RETURNING seq",
+        )?
+        .query_row(
+            params![
+                e.notice_id,
+                e.product_id,
+                e.event_type,
+                e.notify_ms,
+                e.sid,
+                e.cname,
+                e.uid,
+                e.sequence,
+                e.sendts,
+                e.body,
+                e.headers,
+                e.received_at_ms,
+                e.last_received_at_ms,
+                e.deliveries,
+                copy_of,
+                e.content_key,
+                e.session_flags
+            ],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(seq) = seq else { return Ok(None) };
+    if let (Some(sid), 3) = (&e.sid, e.product_id) {
+        let counted = i64::from(copy_of.is_none());
+        tx.prepare_cached(
+            "INSERT INTO sessions (sid, cname, flags, event_count, first_event_ms, last_event_ms, \
+             last_activity_ms, last_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7) \
+             ON CONFLICT (sid) DO UPDATE SET \
+               cname = COALESCE(sessions.cname, excluded.cname), \
+               flags = sessions.flags | excluded.flags, \
+               event_count = sessions.event_count + excluded.event_count, \
+               first_event_ms = MIN(COALESCE(sessions.first_event_ms, excluded.first_event_ms), \
+                                    COALESCE(excluded.first_event_ms, sessions.first_event_ms)), \
+               last_event_ms = MAX(COALESCE(sessions.last_event_ms, excluded.last_event_ms), \
+                                   COALESCE(excluded.last_event_ms, sessions.last_event_ms)), \
+               last_activity_ms = MAX(sessions.last_activity_ms, excluded.last_activity_ms), \
+               last_seq = MAX(sessions.last_seq, excluded.last_seq)",
+        )?
+        .execute(params![
+            sid,
+            e.cname,
+            e.session_flags,
+            counted,
+            e.sendts,
+            e.sendts.unwrap_or(e.received_at_ms).max(e.received_at_ms),
+            seq
+        ])?;
+    }
+    Ok(Some((seq, copy_of)))
+}
+
+fn quarantine_one(tx: &Transaction, q: &NewQuarantine) -> rusqlite::Result<i64> {
+    let digest = crate::store::quarantine_digest(q.received_at_ms, &q.body);
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO quarantine (received_at_ms, reason, body, headers, digest) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![q.received_at_ms, q.reason, q.body, q.headers, digest])?;
+    tx.prepare_cached("SELECT id FROM quarantine WHERE digest = ?1")?.query_row([digest], |r| r.get(0))
+}
+
+fn import(tx: &Transaction, b: ImportBatch) -> rusqlite::Result<(ImportCounts, Option<i64>)> {
+    let mut counts = ImportCounts::default();
+    let mut newest = None;
+    for e in &b.events {
+        if let Some((seq, _)) = insert_event(tx, e)? {
+            counts.events += 1;
+            newest = Some(seq);
+        }
+    }
+    for d in &b.deliveries {
+        counts.deliveries += tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO deliveries (notice_id, received_at_ms, notify_ms) \
+                 VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![d.notice_id, d.received_at_ms, d.notify_ms])? as u64;
+    }
+    for q in b.quarantine {
+        let digest = crate::store::quarantine_digest(q.received_at_ms, &q.body);
+        counts.quarantine += tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO quarantine (received_at_ms, reason, body, headers, digest) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![q.received_at_ms, q.reason, q.body, q.headers, digest])? as u64;
+    }
+    Ok((counts, newest))
+}
+
+fn purge(tx: &Transaction, before_ms: i64) -> rusqlite::Result<u64> {
+    // Sessions go as a whole when their last activity is older than the cut-off, so a long
+    // recording never loses its beginning while it is still running.
+    let in_sessions = tx.execute(
+        "DELETE FROM events WHERE sid IN (SELECT sid FROM sessions WHERE last_activity_ms < ?1)",
+        [before_ms],
+    )?;
+    tx.execute("DELETE FROM sessions WHERE last_activity_ms < ?1", [before_ms])?;
+    let loose = tx.execute(
+        "DELETE FROM events WHERE received_at_ms < ?1 AND (sid IS NULL OR product_id <> 3)",
+        [before_ms],
+    )?;
+    tx.execute("DELETE FROM deliveries WHERE received_at_ms < ?1", [before_ms])?;
+    tx.execute("DELETE FROM quarantine WHERE received_at_ms < ?1", [before_ms])?;
+    tx.execute(
+        "DELETE FROM content_keys WHERE notice_id NOT IN (SELECT notice_id FROM events)",
+        [],
+    )?;
+    Ok((in_sessions + loose) as u64)
+}
