@@ -57,7 +57,12 @@ fn both(v: &Vector) -> [(Algorithm, &'static str); 2] {
 fn spec_vectors_sign() {
     for v in vectors() {
         for (alg, want) in both(&v) {
-            assert_eq!(sign(alg, &Secret::new(v.secret), &v.body), want, "vector {} {alg:?}", v.name);
+            assert_eq!(
+                sign(alg, &Secret::new(v.secret), &v.body),
+                want,
+                "vector {} {alg:?}",
+                v.name
+            );
         }
     }
 }
@@ -66,7 +71,12 @@ fn spec_vectors_sign() {
 fn spec_vectors_verify() {
     for v in vectors() {
         for (alg, header) in both(&v) {
-            assert_eq!(verify(alg, &[Secret::new(v.secret)], &v.body, header), Ok(0), "vector {}", v.name);
+            assert_eq!(
+                verify(alg, &[Secret::new(v.secret)], &v.body, header),
+                Ok(0),
+                "vector {}",
+                v.name
+            );
         }
     }
 }
@@ -76,8 +86,14 @@ fn uppercase_and_surrounding_whitespace_are_accepted() {
     for v in vectors() {
         for (alg, header) in both(&v) {
             let secrets = [Secret::new(v.secret)];
-            assert_eq!(verify(alg, &secrets, &v.body, &header.to_uppercase()), Ok(0));
-            assert_eq!(verify(alg, &secrets, &v.body, &format!("  {header}\t\n")), Ok(0));
+            assert_eq!(
+                verify(alg, &secrets, &v.body, &header.to_uppercase()),
+                Ok(0)
+            );
+            assert_eq!(
+                verify(alg, &secrets, &v.body, &format!("  {header}\t\n")),
+                Ok(0)
+            );
         }
     }
 }
@@ -86,7 +102,10 @@ fn uppercase_and_surrounding_whitespace_are_accepted() {
 fn wrong_secret_is_a_mismatch() {
     for v in vectors() {
         for (alg, header) in both(&v) {
-            assert_eq!(verify(alg, &[Secret::new("not-it")], &v.body, header), Err(VerifyError::Mismatch));
+            assert_eq!(
+                verify(alg, &[Secret::new("not-it")], &v.body, header),
+                Err(VerifyError::Mismatch)
+            );
         }
     }
 }
@@ -101,8 +120,14 @@ fn tampered_body_is_a_mismatch() {
         with_newline.push(b'\n');
         for (alg, header) in both(&v) {
             let secrets = [Secret::new(v.secret)];
-            assert_eq!(verify(alg, &secrets, &body, header), Err(VerifyError::Mismatch));
-            assert_eq!(verify(alg, &secrets, &with_newline, header), Err(VerifyError::Mismatch));
+            assert_eq!(
+                verify(alg, &secrets, &body, header),
+                Err(VerifyError::Mismatch)
+            );
+            assert_eq!(
+                verify(alg, &secrets, &with_newline, header),
+                Err(VerifyError::Mismatch)
+            );
         }
     }
 }
@@ -115,13 +140,26 @@ fn malformed_headers_are_reported_as_such() {
         ("", Algorithm::Sha256),
         ("zz3bb6a6d9fad2ea9ae3fb707a14c9d7f3136df1", Algorithm::Sha1),
         ("5a3bb6a6d9fad2ea9ae3fb707a14c9d7f3136df", Algorithm::Sha1), // odd length
-        ("sha256=de96da5acf03b0021ac3b4fa2225e7ae6f3533a30d50bb02c08ea4fa748bda24", Algorithm::Sha256),
+        (
+            "sha256=de96da5acf03b0021ac3b4fa2225e7ae6f3533a30d50bb02c08ea4fa748bda24",
+            Algorithm::Sha256,
+        ),
         // A correct SHA1 digest offered as V2: wrong length, not a mismatch.
-        ("5a3bb6a6d9fad2ea9ae3fb707a14c9d7f3136df1", Algorithm::Sha256),
-        ("de96da5acf03b0021ac3b4fa2225e7ae6f3533a30d50bb02c08ea4fa748bda24", Algorithm::Sha1),
+        (
+            "5a3bb6a6d9fad2ea9ae3fb707a14c9d7f3136df1",
+            Algorithm::Sha256,
+        ),
+        (
+            "de96da5acf03b0021ac3b4fa2225e7ae6f3533a30d50bb02c08ea4fa748bda24",
+            Algorithm::Sha1,
+        ),
     ];
     for (header, alg) in cases {
-        assert_eq!(verify(alg, &secrets, &v.body, header), Err(VerifyError::Malformed), "{header:?}");
+        assert_eq!(
+            verify(alg, &secrets, &v.body, header),
+            Err(VerifyError::Malformed),
+            "{header:?}"
+        );
     }
 }
 
@@ -134,7 +172,10 @@ fn rotation_reports_which_secret_matched() {
     }
     let fresh = sign(Algorithm::Sha256, &secrets[0], &v.body);
     assert_eq!(verify(Algorithm::Sha256, &secrets, &v.body, &fresh), Ok(0));
-    assert_eq!(verify(Algorithm::Sha256, &[], &v.body, &fresh), Err(VerifyError::Mismatch));
+    assert_eq!(
+        verify(Algorithm::Sha256, &[], &v.body, &fresh),
+        Err(VerifyError::Mismatch)
+    );
 }
 
 #[test]

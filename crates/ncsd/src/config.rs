@@ -82,7 +82,24 @@ impl std::str::FromStr for SecretArg {
     }
 }
 
+/// For tests and embedding: parse `serve` flags from a list, as the command line would.
+#[derive(Debug, clap::Parser)]
+struct ServeOnly {
+    #[command(flatten)]
+    config: ServeConfig,
+}
+
 impl ServeConfig {
+    pub fn from_args<I, T>(args: I) -> Result<ServeConfig, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::Parser;
+        let argv = std::iter::once("serve".into()).chain(args.into_iter().map(Into::into));
+        ServeOnly::try_parse_from(argv).map(|s| s.config)
+    }
+
     pub fn secrets(&self) -> Vec<Secret> {
         self.secrets.iter().map(|s| s.0.clone()).collect()
     }

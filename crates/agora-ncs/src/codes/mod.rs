@@ -199,7 +199,9 @@ mod tests {
             .unwrap()
             .contains("start timeout"));
         assert!(describe_error(Some(0), 53).unwrap().contains("conflict"));
-        assert!(describe_error(None, 2).unwrap().contains("invalid request parameters"));
+        assert!(describe_error(None, 2)
+            .unwrap()
+            .contains("invalid request parameters"));
         // 47 is only an upload error; under module 2 it is unknown.
         assert_eq!(describe_error(Some(2), 47), None);
         assert_eq!(describe_error(Some(1), 53), None);

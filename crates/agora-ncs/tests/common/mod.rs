@@ -32,5 +32,8 @@ pub fn fixture_names() -> Vec<String> {
 
 /// The event type in a fixture name: `07-cr-31-uploaded-...` -> 31.
 pub fn event_type_of(name: &str) -> u32 {
-    name.split('-').nth(2).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no event type in {name}"))
+    name.split('-')
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no event type in {name}"))
 }

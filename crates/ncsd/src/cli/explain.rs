@@ -37,7 +37,11 @@ pub fn run(a: ExplainArgs) -> anyhow::Result<ExitCode> {
         } else {
             println!("leave-code {} =", a.value);
             for (n, d) in reasons {
-                println!("  {n}: {d}");
+                if d.starts_with(n.as_str()) {
+                    println!("  {d}");
+                } else {
+                    println!("  {n}: {d}");
+                }
             }
         }
         return Ok(ExitCode::SUCCESS);

@@ -1,0 +1,82 @@
+//! One canonical, ordered list of a session's events.
+//!
+//! Two kinds of duplicate are removed: resends (same `noticeId`) and
+//! redundant-path copies (different `noticeId`, same `(uid, eventType,
+//! sequence, details)`, spec §9.14). Every choice is made by a total order on
+//! the events' content, never by input position, so the result depends only
+//! on the set of events given.
+
+use super::StoredEvent;
+use serde_json::Value;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashSet};
+
+/// Distinct events ordered by `(sequence, sendts, notice_id)`, a missing
+/// `sequence` or `sendts` sorting last.
+///
+/// For a repeated `noticeId` the copy received first is kept. Of content
+/// copies the one with the smallest `noticeId` is kept. Like the store's
+/// copy key (`ingest::copies`), events without a `sequence` are never
+/// treated as content copies: nothing tells two of them apart from two
+/// genuine events.
+pub fn distinct_ordered(events: &[StoredEvent]) -> Vec<&StoredEvent> {
+    let mut by_id: BTreeMap<&str, &StoredEvent> = BTreeMap::new();
+    for e in events {
+        by_id
+            .entry(e.notice_id.as_str())
+            .and_modify(|kept| {
+                if resend_order(e, kept) == Ordering::Less {
+                    *kept = e;
+                }
+            })
+            .or_insert(e);
+    }
+    // BTreeMap iterates by noticeId, so the first of a content group seen
+    // here is the one with the smallest noticeId.
+    let mut seen = HashSet::new();
+    let mut out: Vec<&StoredEvent> = by_id
+        .into_values()
+        .filter(|e| match e.sequence {
+            Some(seq) => seen.insert((e.uid.as_deref(), e.event_type, seq, canonical(&e.details))),
+            None => true,
+        })
+        .collect();
+    out.sort_by(|a, b| display_order(a, b));
+    out
+}
+
+/// The order of the session's event list: by sequence, then sendts, then
+/// noticeId (unique after dedup, so the order is total).
+fn display_order(a: &StoredEvent, b: &StoredEvent) -> Ordering {
+    let last_if_none = |v: Option<i64>| (v.is_none(), v);
+    last_if_none(a.sequence)
+        .cmp(&last_if_none(b.sequence))
+        .then_with(|| last_if_none(a.sendts).cmp(&last_if_none(b.sendts)))
+        .then_with(|| a.notice_id.cmp(&b.notice_id))
+}
+
+/// Which of two deliveries with one noticeId to keep: the earliest received;
+/// the rest of the fields only break ties so the choice never depends on
+/// input order (resends should carry identical payloads anyway).
+fn resend_order(a: &StoredEvent, b: &StoredEvent) -> Ordering {
+    (a.received_at_ms, a.event_type, a.sequence, a.sendts, &a.uid, &a.cname, &a.sid)
+        .cmp(&(b.received_at_ms, b.event_type, b.sequence, b.sendts, &b.uid, &b.cname, &b.sid))
+        .then_with(|| canonical(&a.details).cmp(&canonical(&b.details)))
+}
+
+/// JSON text with object keys sorted: two paths that serialise one details
+/// object with a different key order are still the same content.
+pub(crate) fn canonical(v: &Value) -> String {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&m[k]))).collect())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    sorted(v).to_string()
+}

@@ -1,0 +1,38 @@
+//! A recording session's state, folded from its stored events.
+//!
+//! NCS delivers out of order, resends (same `noticeId`), sends redundant-path
+//! copies (new `noticeId`, same content) and loses notifications (spec §4).
+//! So the state is never updated in place: it is recomputed from every stored
+//! event of the `sid` by a pure function. `distinct_ordered` first reduces the
+//! events to one canonical, ordered list, then `fold` applies them in that
+//! order; the result depends only on the *set* of distinct events, so every
+//! instance sharing a database, in any arrival order, reports the same state.
+
+mod distinct;
+mod fold;
+mod state;
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+
+pub use distinct::distinct_ordered;
+pub use fold::fold;
+pub use state::*;
+
+/// What the store hands the fold: one stored Cloud Recording event of one sid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub notice_id: String,
+    pub event_type: u32,
+    pub sequence: Option<i64>,
+    pub sendts: Option<i64>,
+    pub uid: Option<String>,
+    pub cname: Option<String>,
+    pub sid: String,
+    /// `payload.details`, raw; typed by `agora_ncs::RecordingEvent::parse`.
+    pub details: serde_json::Value,
+    /// Delivery metadata only: resends change it, so the state never uses it.
+    pub received_at_ms: i64,
+}
