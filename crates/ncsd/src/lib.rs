@@ -11,7 +11,6 @@ pub mod config;
 pub mod error;
 pub mod ingest;
 pub mod server;
-#[path = "session_tmp.rs"]
 pub mod session;
 pub mod simulate;
 pub mod store;

@@ -13,12 +13,24 @@ use common::{cr_body, signed, SECRET};
 use serde_json::json;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn spawn(port: u16, db: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_ncsd"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database", db, "--secret", SECRET])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database",
+            db,
+            "--secret",
+            SECRET,
+        ])
         .env("NCSD_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -45,7 +57,10 @@ async fn sigkill_during_load_loses_no_acknowledged_event() {
     let db = format!("sqlite://{}", dir.path().join("crash.db").display());
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
     let acked: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
     let mut counter = 0u64;
 
@@ -55,7 +70,8 @@ async fn sigkill_during_load_loses_no_acknowledged_event() {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut workers = Vec::new();
         for w in 0..8 {
-            let (client, base, acked, stop) = (client.clone(), base.clone(), acked.clone(), stop.clone());
+            let (client, base, acked, stop) =
+                (client.clone(), base.clone(), acked.clone(), stop.clone());
             let start = counter + w * 1_000_000;
             workers.push(tokio::spawn(async move {
                 let mut i = start;
@@ -68,7 +84,9 @@ async fn sigkill_during_load_loses_no_acknowledged_event() {
                         req = req.header(k, v);
                     }
                     match req.send().await {
-                        Ok(r) if r.status().as_u16() == 200 => acked.lock().unwrap().push((id, body)),
+                        Ok(r) if r.status().as_u16() == 200 => {
+                            acked.lock().unwrap().push((id, body))
+                        }
                         _ => tokio::time::sleep(Duration::from_millis(5)).await,
                     }
                 }
@@ -88,14 +106,23 @@ async fn sigkill_during_load_loses_no_acknowledged_event() {
     let mut child = spawn(port, &db);
     wait_healthy(&client, &base).await;
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 100, "the load produced too few acknowledged deliveries: {}", acked.len());
+    assert!(
+        acked.len() > 100,
+        "the load produced too few acknowledged deliveries: {}",
+        acked.len()
+    );
     // Page through everything stored and check every acknowledged id is there.
     let mut stored = HashSet::new();
     let mut after = 0i64;
     loop {
         let page: serde_json::Value = client
             .get(format!("{base}/v1/events?limit=1000&after={after}"))
-            .send().await.unwrap().json().await.unwrap();
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let events = page["events"].as_array().unwrap();
         for e in events {
             stored.insert(e["notice_id"].as_str().unwrap().to_string());
@@ -105,8 +132,17 @@ async fn sigkill_during_load_loses_no_acknowledged_event() {
             None => break,
         }
     }
-    let lost: Vec<_> = acked.iter().filter(|(id, _)| !stored.contains(id)).map(|(id, _)| id).collect();
-    assert!(lost.is_empty(), "{} acknowledged events lost, e.g. {:?}", lost.len(), &lost[..lost.len().min(5)]);
+    let lost: Vec<_> = acked
+        .iter()
+        .filter(|(id, _)| !stored.contains(id))
+        .map(|(id, _)| id)
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged events lost, e.g. {:?}",
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
     // Resends after the crashes are still recognised as duplicates.
     for (id, body) in acked.iter().step_by(acked.len() / 20 + 1) {
         let mut req = client.post(format!("{base}/ncs")).body(body.clone());
@@ -129,7 +165,10 @@ async fn sigterm_finishes_and_exits_zero() {
     let base = format!("http://127.0.0.1:{port}");
     let child = spawn(port, &db);
     wait_healthy(&client, &base).await;
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -138,11 +177,20 @@ async fn sigterm_finishes_and_exits_zero() {
 #[test]
 fn refuses_to_start_without_a_secret() {
     let out = Command::new(env!("CARGO_BIN_EXE_ncsd"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", "sqlite:///nonexistent/x.db"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            "sqlite:///nonexistent/x.db",
+        ])
         .env_remove("NCSD_SECRET")
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--secret") && err.contains("--allow-unsigned"), "{err}");
+    assert!(
+        err.contains("--secret") && err.contains("--allow-unsigned"),
+        "{err}"
+    );
 }

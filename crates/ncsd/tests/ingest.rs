@@ -19,10 +19,16 @@ async fn either_signature_header_is_accepted_and_v2_decides() {
 
     // A correct V1 does not rescue a wrong V2: V2 decides when present.
     let body = cr_body("n-bad", "s1", 42, 2, json!({}));
-    let mixed = vec![("Agora-Signature-V2", "00".repeat(32)), signed(SECRET, &body)[1].clone()];
+    let mixed = vec![
+        ("Agora-Signature-V2", "00".repeat(32)),
+        signed(SECRET, &body)[1].clone(),
+    ];
     let (status, err) = srv.post_raw(&body, &mixed).await;
     assert_eq!(status, 401);
-    assert!(err["error"].as_str().unwrap().contains("Agora-Signature-V2"));
+    assert!(err["error"]
+        .as_str()
+        .unwrap()
+        .contains("Agora-Signature-V2"));
     assert_eq!(srv.get("/v1/events/n-bad").await.0, 404);
     srv.stop().await;
 }
@@ -32,7 +38,11 @@ async fn any_configured_secret_matches_during_rotation() {
     let srv = start(&["--secret", "old-secret", "--secret", "new-secret"]).await;
     for (i, secret) in ["old-secret", "new-secret"].iter().enumerate() {
         let body = cr_body(&format!("rot-{i}"), "s", 40, i as i64, json!({}));
-        assert_eq!(srv.post_raw(&body, &signed(secret, &body)).await.0, 200, "{secret}");
+        assert_eq!(
+            srv.post_raw(&body, &signed(secret, &body)).await.0,
+            200,
+            "{secret}"
+        );
     }
     let body = cr_body("rot-x", "s", 40, 9, json!({}));
     assert_eq!(srv.post_raw(&body, &signed("third", &body)).await.0, 401);
@@ -51,7 +61,11 @@ async fn unsigned_or_wrongly_signed_is_401_and_not_stored() {
     let (_, list) = srv.get("/v1/events").await;
     assert_eq!(list["events"].as_array().unwrap().len(), 0);
     let (_, q) = srv.get("/v1/quarantine").await;
-    assert_eq!(q["quarantine"].as_array().unwrap().len(), 0, "unsigned junk is not kept");
+    assert_eq!(
+        q["quarantine"].as_array().unwrap().len(),
+        0,
+        "unsigned junk is not kept"
+    );
     srv.stop().await;
 }
 
@@ -61,8 +75,16 @@ async fn signed_but_unreadable_bodies_are_4xx_and_quarantined() {
     let cases: [(&[u8], u16, &str); 4] = [
         (b"{not json", 400, "not valid JSON"),
         (b"[{\"noticeId\":\"a\"}]", 422, "not an object"),
-        (b"{\"productId\":3,\"eventType\":40,\"payload\":{}}", 422, "noticeId"),
-        (b"{\"noticeId\":\"x\",\"productId\":3,\"eventType\":40,\"payload\":[]}", 422, "payload"),
+        (
+            b"{\"productId\":3,\"eventType\":40,\"payload\":{}}",
+            422,
+            "noticeId",
+        ),
+        (
+            b"{\"noticeId\":\"x\",\"productId\":3,\"eventType\":40,\"payload\":[]}",
+            422,
+            "payload",
+        ),
     ];
     for (body, want, words) in cases {
         let (status, err) = srv.post(body).await;
@@ -74,7 +96,10 @@ async fn signed_but_unreadable_bodies_are_4xx_and_quarantined() {
     let items = q["quarantine"].as_array().unwrap();
     assert_eq!(items.len(), 4);
     assert_eq!(items[0]["body"], "{not json");
-    assert!(items[1]["reason"].as_str().unwrap().contains("not an object"));
+    assert!(items[1]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("not an object"));
     srv.stop().await;
 }
 
@@ -85,7 +110,12 @@ async fn oversized_body_is_413_and_wrong_method_405() {
     let (status, err) = srv.post(&big).await;
     assert_eq!(status, 413);
     assert!(err["error"].as_str().unwrap().contains("1000"));
-    let res = srv.client.get(format!("{}/ncs", srv.base)).send().await.unwrap();
+    let res = srv
+        .client
+        .get(format!("{}/ncs", srv.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 405);
     assert_eq!(res.headers()["allow"], "POST");
     let err: serde_json::Value = res.json().await.unwrap();
@@ -98,7 +128,9 @@ async fn duplicates_are_stored_once_and_counted() {
     let srv = start(&[]).await;
     let first = cr_body("dup-1", "s", 40, 0, json!({"status": 0}));
     // NCS resends with a new notifyMs: different bytes, same noticeId.
-    let resend = String::from_utf8(first.clone()).unwrap().replace("1700000000000", "1700000009999");
+    let resend = String::from_utf8(first.clone())
+        .unwrap()
+        .replace("1700000000000", "1700000009999");
     let (s1, a1) = srv.post(&first).await;
     let (s2, a2) = srv.post(resend.as_bytes()).await;
     let (s3, _) = srv.post(resend.as_bytes()).await;
@@ -108,7 +140,10 @@ async fn duplicates_are_stored_once_and_counted() {
     let (status, ev) = srv.get("/v1/events/dup-1").await;
     assert_eq!(status, 200);
     assert_eq!(ev["deliveries"], 3);
-    assert_eq!(ev["body"]["notifyMs"], 1_700_000_000_000i64, "the first body is the one kept");
+    assert_eq!(
+        ev["body"]["notifyMs"], 1_700_000_000_000i64,
+        "the first body is the one kept"
+    );
     let (_, list) = srv.get("/v1/events").await;
     assert_eq!(list["events"].as_array().unwrap().len(), 1);
     srv.stop().await;
@@ -154,15 +189,23 @@ async fn legacy_envelope_is_accepted() {
 async fn event_listing_pages_with_a_cursor_and_unknown_ids_404() {
     let srv = start(&[]).await;
     for i in 0..5 {
-        srv.post(&cr_body(&format!("p{i}"), "s", 43, i, json!({"state": 0}))).await;
+        srv.post(&cr_body(&format!("p{i}"), "s", 43, i, json!({"state": 0})))
+            .await;
     }
     let (_, page1) = srv.get("/v1/events?limit=2").await;
-    let ids: Vec<_> = page1["events"].as_array().unwrap().iter().map(|e| e["notice_id"].clone()).collect();
+    let ids: Vec<_> = page1["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["notice_id"].clone())
+        .collect();
     assert_eq!(ids, [json!("p0"), json!("p1")]);
     let next = page1["next"].as_i64().unwrap();
     let (_, page2) = srv.get(&format!("/v1/events?limit=2&after={next}")).await;
     assert_eq!(page2["events"][0]["notice_id"], "p2");
-    let (_, rest) = srv.get(&format!("/v1/events?after={}", page2["next"])).await;
+    let (_, rest) = srv
+        .get(&format!("/v1/events?after={}", page2["next"]))
+        .await;
     assert_eq!(rest["events"].as_array().unwrap().len(), 1);
     assert!(rest["next"].is_null());
     let (status, err) = srv.get("/v1/events/nope").await;
@@ -177,18 +220,28 @@ async fn event_listing_pages_with_a_cursor_and_unknown_ids_404() {
 
 #[tokio::test]
 async fn https_with_a_generated_certificate() {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (c, k) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::write(&c, cert.cert.pem()).unwrap();
     std::fs::write(&k, cert.signing_key.serialize_pem()).unwrap();
-    let srv = start(&["--tls-cert", c.to_str().unwrap(), "--tls-key", k.to_str().unwrap()]).await;
+    let srv = start(&[
+        "--tls-cert",
+        c.to_str().unwrap(),
+        "--tls-key",
+        k.to_str().unwrap(),
+    ])
+    .await;
     assert!(srv.base.starts_with("https://"));
     let (status, ack) = srv.post(&cr_body("tls-1", "s", 40, 0, json!({}))).await;
     assert_eq!(status, 200);
     assert_eq!(ack["ok"], true);
     // Plain HTTP on the TLS port does not get through.
-    let plain = reqwest::Client::new().get(format!("http://{}/healthz", srv.addr)).send().await;
+    let plain = reqwest::Client::new()
+        .get(format!("http://{}/healthz", srv.addr))
+        .send()
+        .await;
     assert!(plain.is_err() || !plain.unwrap().status().is_success());
     srv.stop().await;
 }

@@ -12,8 +12,10 @@ use super::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::store::EventQuery;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsParams {
+    /// Cursor: only events stored after it (the `next` or `cursor` of a previous page).
     pub after: Option<i64>,
     pub limit: Option<i64>,
     pub event_type: Option<i64>,
@@ -23,6 +25,10 @@ pub struct EventsParams {
     pub since: Option<String>,
 }
 
+/// Stored events in arrival (storage) order.
+#[utoipa::path(get, path = "/v1/events", params(EventsParams), tag = "events",
+    responses((status = 200, description = "`{events: [...], next, cursor}`; `next` is null on the last page", body = Object),
+              (status = 400, description = "Invalid query", body = super::openapi::ErrorBody)))]
 pub async fn list(
     State(st): State<AppState>,
     q: Result<Query<EventsParams>, QueryRejection>,
@@ -49,9 +55,19 @@ pub async fn list(
     })))
 }
 
-pub async fn one(State(st): State<AppState>, Path(notice_id): Path<String>) -> ApiResult<Json<Value>> {
+/// One stored event with its raw body and delivery count.
+#[utoipa::path(get, path = "/v1/events/{notice_id}", tag = "events",
+    params(("notice_id" = String, Path, description = "The NCS noticeId")),
+    responses((status = 200, description = "The event", body = Object),
+              (status = 404, description = "Unknown noticeId", body = super::openapi::ErrorBody)))]
+pub async fn one(
+    State(st): State<AppState>,
+    Path(notice_id): Path<String>,
+) -> ApiResult<Json<Value>> {
     match st.store.event(&notice_id).await? {
         Some(e) => Ok(Json(event_json(&e))),
-        None => Err(ApiError::not_found(format!("no event with noticeId {notice_id:?} is stored"))),
+        None => Err(ApiError::not_found(format!(
+            "no event with noticeId {notice_id:?} is stored"
+        ))),
     }
 }

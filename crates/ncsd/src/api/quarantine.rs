@@ -9,12 +9,17 @@ use serde_json::{json, Value};
 use super::{params, AppState};
 use crate::error::ApiResult;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct QuarantineParams {
     pub after: Option<i64>,
     pub limit: Option<i64>,
 }
 
+/// Signed bodies that could not be read as NCS notifications, with the reason.
+#[utoipa::path(get, path = "/v1/quarantine", params(QuarantineParams), tag = "events",
+    responses((status = 200, description = "`{quarantine: [...], next}`", body = Object),
+              (status = 400, description = "Invalid query", body = super::openapi::ErrorBody)))]
 pub async fn list(
     State(st): State<AppState>,
     q: Result<Query<QuarantineParams>, QueryRejection>,
@@ -22,7 +27,10 @@ pub async fn list(
     let p = params::query(q)?;
     let limit = params::limit(p.limit)?;
     let items = st.store.quarantined(p.after.unwrap_or(0), limit).await?;
-    let next = items.last().map(|i| i.id).filter(|_| items.len() as i64 == limit);
+    let next = items
+        .last()
+        .map(|i| i.id)
+        .filter(|_| items.len() as i64 == limit);
     let items: Vec<Value> = items
         .iter()
         .map(|i| {

@@ -26,17 +26,31 @@ pub async fn session_json(store: &DynStore, sid: &str) -> StoreResult<Option<Val
     Ok(Some(serde_json::to_value(state).unwrap_or(Value::Null)))
 }
 
+/// The state of one recording, folded from its events.
+#[utoipa::path(get, path = "/v1/sessions/{sid}", tag = "sessions",
+    params(("sid" = String, Path, description = "Recording sid")),
+    responses((status = 200, description = "Session state", body = Object),
+              (status = 404, description = "Unknown sid", body = super::openapi::ErrorBody)))]
 pub async fn one(State(st): State<AppState>, Path(sid): Path<String>) -> ApiResult<Json<Value>> {
     session_json(&st.store, &sid)
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no recording session with sid {sid:?} is stored")))
+        .ok_or_else(|| {
+            ApiError::not_found(format!("no recording session with sid {sid:?} is stored"))
+        })
 }
 
+/// The session's distinct events (copies left out) in sequence order.
+#[utoipa::path(get, path = "/v1/sessions/{sid}/events", tag = "sessions",
+    params(("sid" = String, Path, description = "Recording sid")),
+    responses((status = 200, description = "`{sid, events: [...]}`", body = Object),
+              (status = 404, description = "Unknown sid", body = super::openapi::ErrorBody)))]
 pub async fn events(State(st): State<AppState>, Path(sid): Path<String>) -> ApiResult<Json<Value>> {
     let records = st.store.session_events(&sid).await?;
     if records.is_empty() {
-        return Err(ApiError::not_found(format!("no recording session with sid {sid:?} is stored")));
+        return Err(ApiError::not_found(format!(
+            "no recording session with sid {sid:?} is stored"
+        )));
     }
     let stored: Vec<StoredEvent> = records.iter().filter_map(stored_event).collect();
     let distinct = distinct_ordered(&stored);
@@ -49,7 +63,8 @@ pub async fn events(State(st): State<AppState>, Path(sid): Path<String>) -> ApiR
     Ok(Json(json!({ "sid": sid, "events": events })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SessionsParams {
     pub cname: Option<String>,
     pub phase: Option<String>,
@@ -71,6 +86,10 @@ pub fn summary_json(row: &SessionRow) -> Value {
     })
 }
 
+/// Sessions, newest activity first.
+#[utoipa::path(get, path = "/v1/sessions", params(SessionsParams), tag = "sessions",
+    responses((status = 200, description = "`{sessions: [...], next}`", body = Object),
+              (status = 400, description = "Invalid query", body = super::openapi::ErrorBody)))]
 pub async fn list(
     State(st): State<AppState>,
     q: Result<Query<SessionsParams>, QueryRejection>,
@@ -87,7 +106,9 @@ pub async fn list(
     let cursor = match p.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => Some(parse_cursor(c).ok_or_else(|| {
-            ApiError::bad_request("cursor is not one this API returned (use the `next` value as is)")
+            ApiError::bad_request(
+                "cursor is not one this API returned (use the `next` value as is)",
+            )
         })?),
     };
     let query = SessionQuery {

@@ -28,12 +28,18 @@ const PAGE: i64 = 256;
 /// Even without a wake-up, look again this often (covers a missed notification).
 const POLL: Duration = Duration::from_secs(2);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StreamParams {
     /// Same as the `Last-Event-ID` header, for clients that cannot set headers.
     pub last_event_id: Option<u64>,
 }
 
+/// Server-Sent Events: `event` messages (id 2n) and `session` messages (id 2n+1).
+#[utoipa::path(get, path = "/v1/stream", params(StreamParams), tag = "stream",
+    params(("Last-Event-ID" = Option<u64>, Header, description = "Resume after this message id")),
+    responses((status = 200, description = "text/event-stream", content_type = "text/event-stream", body = String),
+              (status = 400, description = "Bad Last-Event-ID", body = super::openapi::ErrorBody)))]
 pub async fn stream(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -41,9 +47,14 @@ pub async fn stream(
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let p = params::query(q)?;
     let resume = match headers.get("last-event-id") {
-        Some(v) => Some(v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()).ok_or_else(
-            || ApiError::bad_request("Last-Event-ID must be an id this stream sent (a number)"),
-        )?),
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or_else(|| {
+                    ApiError::bad_request("Last-Event-ID must be an id this stream sent (a number)")
+                })?,
+        ),
         None => p.last_event_id,
     };
     // Subscribe before reading the position, so nothing committed in between is missed.
@@ -97,10 +108,20 @@ pub async fn stream(
 
 /// The session message belonging to the event at `seq` (when that event is a recording event).
 async fn session_message(store: &crate::store::DynStore, seq: i64) -> Option<Event> {
-    let page: StoreResult<_> =
-        store.events(&EventQuery { after: seq - 1, limit: 1, ..Default::default() }).await;
+    let page: StoreResult<_> = store
+        .events(&EventQuery {
+            after: seq - 1,
+            limit: 1,
+            ..Default::default()
+        })
+        .await;
     let e = page.ok()?.into_iter().next().filter(|e| e.seq == seq)?;
     let sid = e.sid.as_ref().filter(|_| e.product_id == 3)?;
     let s = session_json(store, sid).await.ok()??;
-    Some(Event::default().id((seq * 2 + 1).to_string()).event("session").data(s.to_string()))
+    Some(
+        Event::default()
+            .id((seq * 2 + 1).to_string())
+            .event("session")
+            .data(s.to_string()),
+    )
 }

@@ -59,8 +59,24 @@ fn display_order(a: &StoredEvent, b: &StoredEvent) -> Ordering {
 /// the rest of the fields only break ties so the choice never depends on
 /// input order (resends should carry identical payloads anyway).
 fn resend_order(a: &StoredEvent, b: &StoredEvent) -> Ordering {
-    (a.received_at_ms, a.event_type, a.sequence, a.sendts, &a.uid, &a.cname, &a.sid)
-        .cmp(&(b.received_at_ms, b.event_type, b.sequence, b.sendts, &b.uid, &b.cname, &b.sid))
+    (
+        a.received_at_ms,
+        a.event_type,
+        a.sequence,
+        a.sendts,
+        &a.uid,
+        &a.cname,
+        &a.sid,
+    )
+        .cmp(&(
+            b.received_at_ms,
+            b.event_type,
+            b.sequence,
+            b.sendts,
+            &b.uid,
+            &b.cname,
+            &b.sid,
+        ))
         .then_with(|| canonical(&a.details).cmp(&canonical(&b.details)))
 }
 
@@ -72,7 +88,11 @@ pub(crate) fn canonical(v: &Value) -> String {
             Value::Object(m) => {
                 let mut keys: Vec<&String> = m.keys().collect();
                 keys.sort();
-                Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&m[k]))).collect())
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sorted(&m[k])))
+                        .collect(),
+                )
             }
             Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
             other => other.clone(),

@@ -16,31 +16,35 @@ use std::collections::{BTreeMap, BTreeSet};
 /// events, in any order and with any duplication, gives the same state.
 pub fn fold(sid: &str, events: &[StoredEvent]) -> SessionState {
     let distinct = distinct_ordered(events);
-    let mut b = Builder::new(sid);
+    let mut b = Builder::default();
+    b.s.sid = sid.to_owned();
     for e in &distinct {
         b.apply(e, &E::parse(e.event_type, &e.details));
     }
     b.finish(distinct.len())
 }
 
+/// What decides the phase; each is set by any one event.
 #[derive(Default)]
-struct Flags {
-    failed: bool,
-    exit_ok: bool,
-    uploaded: bool,
-    web_stopped_with_files: bool,
-    uploading: bool,
-    recording: bool,
+pub(super) struct Flags {
+    pub failed: bool,
+    pub exit_ok: bool,
+    pub uploaded: bool,
+    pub web_stopped_with_files: bool,
+    pub uploading: bool,
+    pub recording: bool,
 }
 
-struct Builder {
-    s: SessionState,
-    flags: Flags,
+#[derive(Default)]
+pub(super) struct Builder {
+    pub s: SessionState,
+    pub flags: Flags,
     sequences: BTreeSet<i64>,
     /// Event 4 M3U8 names: the file list until 31/32/71/1001 bring one.
     m3u8: Vec<String>,
     streams: BTreeMap<(StreamKey, &'static str), Stream>,
-    rtmp: BTreeMap<String, RtmpStatus>,
+    /// Latest event-100 status per RTMP URL.
+    pub rtmp: BTreeMap<String, RtmpStatus>,
 }
 
 /// Numeric uids sort numerically ("9" before "10"), others after, as text.
@@ -48,44 +52,6 @@ struct Builder {
 struct StreamKey(Option<u64>, String);
 
 impl Builder {
-    fn new(sid: &str) -> Self {
-        Builder {
-            s: SessionState {
-                sid: sid.to_owned(),
-                cname: None,
-                uid: None,
-                phase: Phase::Starting,
-                status: None,
-                status_description: None,
-                recording_mode: None,
-                event_count: 0,
-                max_sequence: None,
-                missing_sequences: Vec::new(),
-                missing_count: 0,
-                first_event_ms: None,
-                last_event_ms: None,
-                recorder: Recorder::default(),
-                upload: Upload::default(),
-                exit_status: None,
-                files: Vec::new(),
-                slices: Vec::new(),
-                streams: Vec::new(),
-                failover_uids: Vec::new(),
-                errors: Vec::new(),
-                warnings: Vec::new(),
-                snapshots: Vec::new(),
-                vod: None,
-                web_recorder: None,
-                postponed_transcoding: None,
-            },
-            flags: Flags::default(),
-            sequences: BTreeSet::new(),
-            m3u8: Vec::new(),
-            streams: BTreeMap::new(),
-            rtmp: BTreeMap::new(),
-        }
-    }
-
     fn apply(&mut self, e: &StoredEvent, event: &E) {
         let s = &mut self.s;
         // Events come lowest sequence first, so the first value seen is the one wanted.
@@ -118,6 +84,7 @@ impl Builder {
                 sendts: e.sendts,
                 module: d.module,
                 warn_code: d.warn_code,
+                // Recorder (module 0) codes are SDK warnings, not in our tables.
                 description: d
                     .warn_code
                     .filter(|_| d.module == Some(1))
@@ -129,10 +96,8 @@ impl Builder {
                 s.recording_mode = d.recording_mode.or(s.recording_mode);
             }
             E::FileInfos(d) => {
-                if let Some(name) = &d.file_list {
-                    if !self.m3u8.contains(name) {
-                        self.m3u8.push(name.clone());
-                    }
+                if let Some(name) = d.file_list.as_ref().filter(|n| !self.m3u8.contains(n)) {
+                    self.m3u8.push(name.clone());
                 }
             }
             E::SessionExit(d) => {
@@ -172,76 +137,33 @@ impl Builder {
                 });
             }
             E::AudioStreamStateChanged(d) | E::VideoStreamStateChanged(d) => {
-                let kind = if matches!(event, E::AudioStreamStateChanged(_)) { "audio" } else { "video" };
+                let kind = match event {
+                    E::AudioStreamStateChanged(_) => "audio",
+                    _ => "video",
+                };
                 // Without a uid or a state the change says nothing we can show.
                 if let (Some(uid), Some(state)) = (&d.stream_uid, d.state) {
+                    let stream = Stream {
+                        uid: uid.clone(),
+                        kind,
+                        receiving: state == 0,
+                        since_ms: d.utc_ms,
+                    };
                     let key = StreamKey(uid.parse().ok(), uid.clone());
-                    let stream = Stream { uid: uid.clone(), kind, receiving: state == 0, since_ms: d.utc_ms };
                     self.streams.insert((key, kind), stream);
                 }
             }
             E::SnapshotFile(d) => s.snapshots.extend(d.file_name.clone()),
-            E::VodStarted(d) => {
-                let vod = s.vod.get_or_insert_with(Vod::default);
-                vod.video_id = d.ali_vod_info.as_ref().and_then(|i| i.video_id.clone()).or(vod.video_id.take());
-            }
-            E::VodTriggered(_) => s.vod.get_or_insert_with(Vod::default).triggered = true,
-            E::WebRecorderStarted(d) => {
-                let web = s.web_recorder.get_or_insert_with(WebRecorder::default);
-                web.started_ms = web.started_ms.or(d.recorder_start_time);
-            }
-            E::WebRecorderStopped(d) => {
-                let files = d.file_list.as_deref().unwrap_or_default();
-                f.web_stopped_with_files |= !files.is_empty();
-                add_files(&mut s.files, Some(files));
-                s.web_recorder.get_or_insert_with(WebRecorder::default).stopped = Some(WebStopped {
-                    code: d.code,
-                    message: d.message.clone(),
-                    description: d.code.and_then(|c| describe(CodeKind::WebRecorderStop, c)),
-                    details: d.details.clone(),
-                });
-            }
-            E::WebRecorderCapabilityLimit(d) => {
-                let web = s.web_recorder.get_or_insert_with(WebRecorder::default);
-                web.capability_limits.extend(d.limit_type.clone());
-            }
-            E::WebRecorderReload(d) => {
-                let web = s.web_recorder.get_or_insert_with(WebRecorder::default);
-                web.reloads.extend(d.reason.clone());
-            }
-            E::RtmpPublishStatus(d) => {
-                s.web_recorder.get_or_insert_with(WebRecorder::default);
-                let url = d.rtmp_url.clone().unwrap_or_default();
-                let status = RtmpStatus { rtmp_url: url.clone(), status: d.status.clone(), since_ms: e.sendts };
-                self.rtmp.insert(url, status);
-            }
-            E::TranscoderStarted(_) => postponed(s).started = true,
-            E::TranscoderCompleted(d) => {
-                let p = postponed(s);
-                p.result = d.result.clone().or(p.result.take());
-                if let Some(uids) = &d.uids {
-                    p.uids = uids.clone();
-                }
-            }
-            E::DownloadFailed(d) => postponed(s).download_failures.push(DownloadFailure {
-                vendor: d.vendor,
-                region: d.region,
-                bucket: d.bucket.clone(),
-                files: d.file_names().into_iter().map(str::to_owned).collect(),
-            }),
-            E::PostponeTranscodeFinalResult(d) => {
-                add_files(&mut s.files, d.file_list.as_deref());
-                let p = postponed(s);
-                p.final_result = d.result.clone().or(p.final_result.take());
-            }
-            // Counted in event_count, nothing else: we do not know what they mean.
+            // Counted in event_count, nothing else: 30 adds nothing the state
+            // shows, and we do not know what undocumented events mean.
             E::UploaderStarted(_) | E::Unknown { .. } => {}
+            // VoD, web page recording, postponed transcoding.
+            _ => self.apply_extension(e, event),
         }
     }
 
     fn finish(mut self, event_count: usize) -> SessionState {
-        let f = &self.flags;
-        let s = &mut self.s;
+        let (f, s) = (&self.flags, &mut self.s);
         s.phase = if f.failed {
             Phase::Failed
         } else if (f.exit_ok && f.uploaded) || f.web_stopped_with_files {
@@ -259,7 +181,12 @@ impl Builder {
         s.max_sequence = self.sequences.last().copied();
         (s.missing_sequences, s.missing_count) = missing(&self.sequences);
         if s.files.is_empty() {
-            s.files = self.m3u8.into_iter().map(|n| FileEntry { file_name: Some(n), ..Default::default() }).collect();
+            s.files = (self.m3u8.into_iter())
+                .map(|n| FileEntry {
+                    file_name: Some(n),
+                    ..Default::default()
+                })
+                .collect();
         }
         s.streams = self.streams.into_values().collect();
         if let Some(web) = &mut s.web_recorder {
@@ -269,14 +196,13 @@ impl Builder {
     }
 }
 
-fn postponed(s: &mut SessionState) -> &mut PostponedTranscoding {
-    s.postponed_transcoding.get_or_insert_with(PostponedTranscoding::default)
-}
-
 /// Append the entries of a `fileList`, skipping a (fileName, uid) already listed.
-fn add_files(files: &mut Vec<FileEntry>, list: Option<&[FileEntry]>) {
+pub(super) fn add_files(files: &mut Vec<FileEntry>, list: Option<&[FileEntry]>) {
     for entry in list.unwrap_or_default() {
-        if !files.iter().any(|f| f.file_name == entry.file_name && f.uid == entry.uid) {
+        if !files
+            .iter()
+            .any(|f| f.file_name == entry.file_name && f.uid == entry.uid)
+        {
             files.push(entry.clone());
         }
     }

@@ -9,11 +9,10 @@
 //! instance sharing a database, in any arrival order, reports the same state.
 
 mod distinct;
+mod extensions;
 mod fold;
 mod state;
 
-#[cfg(test)]
-mod proptests;
 #[cfg(test)]
 mod tests;
 

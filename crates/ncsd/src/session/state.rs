@@ -5,13 +5,14 @@ use agora_ncs::{FileEntry, TranscodeUidResult};
 use serde::Serialize;
 
 /// Where a recording stands; the first rule that holds wins (see `fold`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     Failed,
     Completed,
     Uploading,
     Recording,
+    #[default]
     Starting,
 }
 
@@ -27,7 +28,7 @@ impl Phase {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SessionState {
     pub sid: String,
     pub cname: Option<String>,

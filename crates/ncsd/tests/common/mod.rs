@@ -34,12 +34,24 @@ pub async fn start(extra: &[&str]) -> TestServer {
     }
     args.extend(extra.iter().map(|s| s.to_string()));
     let cfg = ServeConfig::from_args(&args).expect("valid flags");
-    let store = ncsd::store::open(&cfg.database_url).await.expect("open store");
+    let store = ncsd::store::open(&cfg.database_url)
+        .await
+        .expect("open store");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let shutdown = CancellationToken::new();
-    let handle = tokio::spawn(ncsd::server::run(cfg, store, listener, None, shutdown.clone()));
-    let scheme = if extra.contains(&"--tls-cert") { "https" } else { "http" };
+    let handle = tokio::spawn(ncsd::server::run(
+        cfg,
+        store,
+        listener,
+        None,
+        shutdown.clone(),
+    ));
+    let scheme = if extra.contains(&"--tls-cert") {
+        "https"
+    } else {
+        "http"
+    };
     TestServer {
         addr,
         base: format!("{scheme}://{addr}"),
@@ -55,14 +67,20 @@ pub async fn start(extra: &[&str]) -> TestServer {
 
 impl TestServer {
     pub async fn post_raw(&self, body: &[u8], headers: &[(&str, String)]) -> (u16, Value) {
-        let mut req = self.client.post(format!("{}/ncs", self.base)).body(body.to_vec());
+        let mut req = self
+            .client
+            .post(format!("{}/ncs", self.base))
+            .body(body.to_vec());
         for (k, v) in headers {
             req = req.header(*k, v);
         }
         let res = req.send().await.expect("request");
         let status = res.status().as_u16();
         let text = res.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     /// POST signed with both headers and the test secret.
@@ -71,14 +89,22 @@ impl TestServer {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let res = self.client.get(format!("{}{}", self.base, path)).send().await.expect("request");
+        let res = self
+            .client
+            .get(format!("{}{}", self.base, path))
+            .send()
+            .await
+            .expect("request");
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn stop(self) {
         self.shutdown.cancel();
-        self.handle.await.expect("join").expect("server ran cleanly");
+        self.handle
+            .await
+            .expect("join")
+            .expect("server ran cleanly");
     }
 }
 
@@ -91,7 +117,13 @@ pub fn signed(secret: &str, body: &[u8]) -> Vec<(&'static str, String)> {
 }
 
 /// A Cloud Recording notification body.
-pub fn cr_body(notice_id: &str, sid: &str, event_type: u32, sequence: i64, details: Value) -> Vec<u8> {
+pub fn cr_body(
+    notice_id: &str,
+    sid: &str,
+    event_type: u32,
+    sequence: i64,
+    details: Value,
+) -> Vec<u8> {
     serde_json::json!({
         "noticeId": notice_id,
         "productId": 3,
@@ -104,4 +136,64 @@ pub fn cr_body(notice_id: &str, sid: &str, event_type: u32, sequence: i64, detai
     })
     .to_string()
     .into_bytes()
+}
+
+/// A minimal Server-Sent Events reader for tests: yields (id, event, data JSON).
+pub struct SseReader {
+    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buf: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SseMessage {
+    pub id: u64,
+    pub event: String,
+    pub data: Value,
+}
+
+impl SseReader {
+    pub async fn connect(client: &reqwest::Client, url: &str, last_id: Option<u64>) -> SseReader {
+        let mut req = client.get(url);
+        if let Some(id) = last_id {
+            req = req.header("Last-Event-ID", id.to_string());
+        }
+        let res = req.send().await.expect("stream request");
+        assert_eq!(res.status().as_u16(), 200);
+        SseReader {
+            body: Box::pin(res.bytes_stream()),
+            buf: String::new(),
+        }
+    }
+
+    /// Next message with an id (keep-alive comments skipped); None after `wait` without one.
+    pub async fn next(&mut self, wait: std::time::Duration) -> Option<SseMessage> {
+        use futures::StreamExt;
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let (mut id, mut event, mut data) = (None, String::new(), String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        id = v.trim().parse().ok();
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        event = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if let Some(id) = id {
+                    return Some(SseMessage {
+                        id,
+                        event,
+                        data: serde_json::from_str(&data).expect("data is JSON"),
+                    });
+                }
+                continue;
+            }
+            match tokio::time::timeout(wait, self.body.next()).await {
+                Ok(Some(Ok(chunk))) => self.buf.push_str(&String::from_utf8_lossy(&chunk)),
+                _ => return None,
+            }
+        }
+    }
 }

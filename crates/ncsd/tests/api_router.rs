@@ -1,0 +1,245 @@
+//! Router tests without a socket (`oneshot`): every endpoint and its errors, JSON everywhere.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use common::{cr_body, signed, SECRET};
+use http_body_util::BodyExt;
+use ncsd::config::ServeConfig;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+struct App {
+    router: Router,
+    _dir: tempfile::TempDir,
+}
+
+async fn app(extra: &[&str]) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("t.db").display());
+    let mut args = vec!["--database", &db, "--secret", SECRET];
+    args.extend_from_slice(extra);
+    let cfg = ServeConfig::from_args(&args).unwrap();
+    let store = ncsd::store::open(&cfg.database_url).await.unwrap();
+    let apps = ncsd::server::apps(&cfg, store, CancellationToken::new());
+    App {
+        router: apps.main,
+        _dir: dir,
+    }
+}
+
+impl App {
+    async fn call(&self, req: Request<Body>) -> (StatusCode, Value) {
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+    async fn get(&self, uri: &str) -> (StatusCode, Value) {
+        self.call(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+    }
+    async fn ingest(&self, body: Vec<u8>) -> (StatusCode, Value) {
+        let mut req = Request::post("/ncs");
+        for (k, v) in signed(SECRET, &body) {
+            req = req.header(k, v);
+        }
+        self.call(req.body(Body::from(body)).unwrap()).await
+    }
+}
+
+fn assert_error(status: StatusCode, body: &Value, want: StatusCode, words: &str) {
+    assert_eq!(status, want, "{body}");
+    let msg = body["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error string in {body}"));
+    assert!(msg.contains(words), "{msg:?} should mention {words:?}");
+}
+
+#[tokio::test]
+async fn events_endpoints_and_their_errors() {
+    let app = app(&[]).await;
+    assert_eq!(
+        app.ingest(cr_body("e1", "s1", 40, 0, json!({"status": 0})))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.ingest(cr_body("e2", "s2", 41, 1, json!({"leaveCode": 2})))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (s, all) = app.get("/v1/events").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(all["events"].as_array().unwrap().len(), 2);
+    let (_, f) = app.get("/v1/events?event_type=41").await;
+    assert_eq!(f["events"][0]["notice_id"], "e2");
+    let (_, f) = app.get("/v1/events?sid=s1&product_id=3&cname=room").await;
+    assert_eq!(f["events"].as_array().unwrap().len(), 1);
+    let (_, f) = app.get("/v1/events?since=2999-01-01T00:00:00Z").await;
+    assert_eq!(f["events"].as_array().unwrap().len(), 0);
+    let (s, e) = app.get("/v1/events/e1").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(e["event_name"], "recorder_started");
+    assert_eq!(e["deliveries"], 1);
+    let (s, b) = app.get("/v1/events?event_type=abc").await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "query");
+    let (s, b) = app.get("/v1/events?limit=5000").await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "limit");
+    let (s, b) = app.get("/v1/events?since=yesterday").await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "since");
+    let (s, b) = app.get("/v1/events/missing").await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "missing");
+}
+
+#[tokio::test]
+async fn session_endpoints_and_their_errors() {
+    let app = app(&[]).await;
+    app.ingest(cr_body("a", "sid-a", 40, 0, json!({"status": 0})))
+        .await;
+    app.ingest(cr_body("b", "sid-a", 42, 2, json!({"startUtcMs": 5, "discontinueUtcMs": 5, "streamUid": "0", "trackType": "audio_and_video", "mixedAllUser": true}))).await;
+    let (s, st) = app.get("/v1/sessions/sid-a").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(st["sid"], "sid-a");
+    assert_eq!(st["phase"], "recording");
+    assert_eq!(st["missing_sequences"], json!([1]));
+    let (s, ev) = app.get("/v1/sessions/sid-a/events").await;
+    assert_eq!(s, StatusCode::OK);
+    let seqs: Vec<_> = ev["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["sequence"].clone())
+        .collect();
+    assert_eq!(seqs, [json!(0), json!(2)]);
+    let (_, list) = app.get("/v1/sessions?phase=recording").await;
+    assert_eq!(list["sessions"][0]["sid"], "sid-a");
+    let (_, list) = app.get("/v1/sessions?phase=completed").await;
+    assert_eq!(list["sessions"].as_array().unwrap().len(), 0);
+    let (s, b) = app.get("/v1/sessions/nope").await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "nope");
+    let (s, b) = app.get("/v1/sessions/nope/events").await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "nope");
+    let (s, b) = app.get("/v1/sessions?phase=dancing").await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "phase");
+    let (s, b) = app.get("/v1/sessions?cursor=garbage").await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "cursor");
+    let (s, b) = app.get("/v1/sessions?until=soon").await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "until");
+}
+
+#[tokio::test]
+async fn quarantine_openapi_unknown_paths_and_methods() {
+    let app = app(&[]).await;
+    assert_eq!(
+        app.ingest(b"nope".to_vec()).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let (s, q) = app.get("/v1/quarantine").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(q["quarantine"][0]["body"], "nope");
+    let (s, b) = app.get("/v1/quarantine?after=x").await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "query");
+    let (s, doc) = app.get("/v1/openapi.json").await;
+    assert_eq!(s, StatusCode::OK);
+    for path in [
+        "/ncs",
+        "/v1/events",
+        "/v1/events/{notice_id}",
+        "/v1/sessions",
+        "/v1/sessions/{sid}",
+        "/v1/sessions/{sid}/events",
+        "/v1/quarantine",
+        "/v1/stream",
+        "/healthz",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "openapi lacks {path}");
+    }
+    let (s, b) = app.get("/nothing-here").await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "/nothing-here");
+    let (s, b) = app
+        .call(Request::delete("/v1/events").body(Body::empty()).unwrap())
+        .await;
+    assert_error(s, &b, StatusCode::METHOD_NOT_ALLOWED, "method");
+    let (s, b) = app
+        .call(Request::put("/ncs").body(Body::empty()).unwrap())
+        .await;
+    assert_error(s, &b, StatusCode::METHOD_NOT_ALLOWED, "POST");
+    let (s, h) = app.get("/healthz").await;
+    assert_eq!((s, h["status"].as_str()), (StatusCode::OK, Some("ok")));
+    let (s, b) = app
+        .call(
+            Request::get("/v1/stream")
+                .header("Last-Event-ID", "abc")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "Last-Event-ID");
+}
+
+#[tokio::test]
+async fn api_token_guards_v1_but_not_ingest() {
+    let app = app(&["--api-token", "tok"]).await;
+    assert_eq!(
+        app.ingest(cr_body("t1", "s", 40, 0, json!({}))).await.0,
+        StatusCode::OK
+    );
+    let (s, b) = app.get("/v1/events").await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "Bearer");
+    let req = |t: &str| {
+        Request::get("/v1/events")
+            .header("authorization", format!("Bearer {t}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (s, b) = app.call(req("wrong")).await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "token");
+    let (s, b) = app.call(req("tok")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["events"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        app.get("/healthz").await.0,
+        StatusCode::OK,
+        "health needs no token"
+    );
+}
+
+#[test]
+fn non_loopback_listen_without_token_is_refused() {
+    let cfg = ServeConfig::from_args(["--listen", "0.0.0.0:8080", "--secret", "s"]).unwrap();
+    assert!(cfg.validate().unwrap_err().contains("--api-token"));
+    let cfg = ServeConfig::from_args([
+        "--listen",
+        "0.0.0.0:8080",
+        "--secret",
+        "s",
+        "--api-listen",
+        "127.0.0.1:9000",
+    ])
+    .unwrap();
+    assert!(cfg.validate().is_ok());
+    let cfg = ServeConfig::from_args([
+        "--listen",
+        "0.0.0.0:8080",
+        "--secret",
+        "s",
+        "--api-token",
+        "t",
+    ])
+    .unwrap();
+    assert!(cfg.validate().is_ok());
+    let cfg = ServeConfig::from_args(["--allow-unsigned"]).unwrap();
+    assert!(cfg.validate().is_ok());
+    let cfg = ServeConfig::from_args(["--secret", "a,b"]).unwrap();
+    assert_eq!(cfg.secrets().len(), 2, "comma-separated secrets");
+    assert!(!format!("{cfg:?}").contains("a,b") && format!("{cfg:?}").contains("[redacted]"));
+}
