@@ -52,13 +52,47 @@ pub struct ServeConfig {
     #[arg(long, env = "NCSD_API_LISTEN")]
     pub api_listen: Option<SocketAddr>,
 
-    /// Most connections served at once; further connections wait in the kernel backlog.
+    /// Most connections served at once. When full, the oldest connection with no request in
+    /// progress (idle keep-alive, or stalled before sending its headers) is closed to make room.
     #[arg(long, env = "NCSD_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
 
     /// Deadline for a whole request (headers and body), in milliseconds; NCS gives up after 10 s.
     #[arg(long, env = "NCSD_REQUEST_TIMEOUT_MS", default_value_t = 5000)]
     pub request_timeout_ms: u64,
+
+    /// Time a client gets to send its request headers, in milliseconds (slow or stalled clients
+    /// are dropped after it).
+    #[arg(long, env = "NCSD_HEADER_TIMEOUT_MS", default_value_t = 3000)]
+    pub header_timeout_ms: u64,
+
+    /// Largest total size of request headers in bytes; larger get 431.
+    #[arg(long, env = "NCSD_MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
+    pub max_header_bytes: usize,
+
+    /// Only accept deliveries from these networks (CIDRs or addresses, comma-separated), e.g. the
+    /// NCS addresses Agora publishes. Empty: from anywhere (the signature still decides).
+    #[arg(long = "allow-from", env = "NCSD_ALLOW_FROM", value_delimiter = ',', value_parser = parse_net)]
+    pub allow_from: Vec<ipnet::IpNet>,
+
+    /// Reject deliveries whose `notifyMs` is further than this from the local clock (e.g. `10m`),
+    /// which bounds how long a captured request can be replayed. Off by default: clock skew or a
+    /// slow resend would be refused (and NCS gives up after 3 retries).
+    #[arg(long, env = "NCSD_MAX_NOTIFY_SKEW", value_parser = humantime::parse_duration)]
+    pub max_notify_skew: Option<std::time::Duration>,
+
+    /// Keep events and sessions this long (e.g. `30d`), purging older ones in the background.
+    /// A session goes as a whole once its last activity is older. Off by default.
+    #[arg(long, env = "NCSD_RETAIN", value_parser = humantime::parse_duration)]
+    pub retain: Option<std::time::Duration>,
+}
+
+/// A network (`10.0.0.0/8`) or a single address (`203.0.113.7`).
+pub fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is not a CIDR (10.0.0.0/8) or an IP address"))
 }
 
 /// A secret given on the command line: redacted in `Debug`, so `{:?}` of the config is safe to log.

@@ -2,6 +2,7 @@
 //! (of an NCS endpoint: `send`, `simulate`; of the query API: `sessions`, `session`, `events`;
 //! offline: `explain`, `copy`, `purge`).
 
+mod admin;
 mod explain;
 mod query;
 mod send;
@@ -37,6 +38,10 @@ pub enum Command {
     Events(query::EventsArgs),
     /// Explain an Agora code, e.g. `leave-code 6`, `status 20`, `upload-error 47`.
     Explain(explain::ExplainArgs),
+    /// Delete events and sessions older than a date (what --retain does in the background).
+    Purge(admin::PurgeArgs),
+    /// Copy everything from one store to another (e.g. SQLite to PostgreSQL); safe to rerun.
+    Copy(admin::CopyArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -58,6 +63,8 @@ pub fn main() -> ExitCode {
             Command::Session(a) => query::session(a).await,
             Command::Events(a) => query::events(a).await,
             Command::Explain(a) => explain::run(a),
+            Command::Purge(a) => admin::purge(a).await,
+            Command::Copy(a) => admin::copy(a).await,
         }
     });
     match result {

@@ -122,7 +122,7 @@ pub async fn run(a: SimulateArgs) -> anyhow::Result<ExitCode> {
             .map(|(s, got)| {
                 json!({
                     "sid": s.sid, "cname": s.cname, "mode": format!("{:?}", s.mode).to_lowercase(),
-                    "events": s.events.len(), "delivered_sequences": got,
+                    "events": s.events.len(), "delivered_sequences": got, "files": s.files,
                     "expected_phase": s.expected_phase(&|q| got.contains(&q)),
                 })
             })

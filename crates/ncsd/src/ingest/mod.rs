@@ -5,15 +5,16 @@
 pub mod copies;
 pub mod signature;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use agora_ncs::{Envelope, Notice, Secret};
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use http_body_util::BodyExt;
 use serde_json::json;
 
@@ -26,6 +27,8 @@ pub struct IngestState {
     pub secrets: Vec<Secret>,
     pub allow_unsigned: bool,
     pub max_body: usize,
+    pub allow_from: Vec<ipnet::IpNet>,
+    pub max_notify_skew: Option<std::time::Duration>,
 }
 
 pub fn now_ms() -> i64 {
@@ -34,10 +37,21 @@ pub fn now_ms() -> i64 {
 
 pub async fn handle(
     State(st): State<Arc<IngestState>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
     let received_at_ms = now_ms();
+    if !st.allow_from.is_empty() {
+        let ip = peer.map(|Extension(ConnectInfo(a))| a.ip());
+        if !ip.is_some_and(|ip| st.allow_from.iter().any(|n| n.contains(&ip))) {
+            tracing::info!(?ip, "delivery from outside --allow-from");
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "this address is not in the allowed networks (--allow-from)",
+            ));
+        }
+    }
     let body = read_body(body, st.max_body).await?;
     match signature::check(&headers, &st.secrets, st.allow_unsigned, &body) {
         Verdict::Verified(_) => {}
@@ -70,6 +84,9 @@ pub async fn handle(
                 .with("quarantine_id", id));
         }
     };
+    if let Some(skew) = st.max_notify_skew {
+        check_notify_window(envelope.notify_ms, received_at_ms, skew)?;
+    }
     let delivery = to_delivery(&envelope, body.to_vec(), headers_json, received_at_ms);
     let (sid, event_type) = (delivery.sid.clone(), delivery.event_type);
     let outcome = st.store.ingest(delivery).await?;
@@ -85,6 +102,23 @@ pub async fn handle(
         })),
     )
         .into_response())
+}
+
+/// Replay bound (`--max-notify-skew`): `notifyMs` is inside the signed body, so a captured
+/// request cannot be re-sent with a fresh one.
+fn check_notify_window(notify_ms: Option<i64>, now: i64, skew: std::time::Duration) -> ApiResult<()> {
+    let skew_ms = skew.as_millis() as i64;
+    match notify_ms {
+        Some(t) if (now - t).abs() <= skew_ms => Ok(()),
+        Some(t) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("notifyMs {t} is {} ms away from this server's clock, over the {skew_ms} ms window (--max-notify-skew)", (now - t).abs()),
+        )),
+        None => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "notifyMs is missing, and --max-notify-skew requires it",
+        )),
+    }
 }
 
 /// Read at most `max` bytes; a larger body is refused with 413 before it is all read.

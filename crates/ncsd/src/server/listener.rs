@@ -3,8 +3,10 @@
 //! finishes its headers is dropped instead of holding a slot), the peer address for the
 //! allow-list, and graceful shutdown that lets in-flight requests finish.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
@@ -27,6 +29,59 @@ pub struct Limits {
 /// How long in-flight requests get to finish after shutdown was asked for.
 const DRAIN: Duration = Duration::from_secs(10);
 
+/// One open connection, as seen by the shedding logic.
+#[derive(Default)]
+struct Conn {
+    /// Requests in progress on it (0: idle keep-alive, or still waiting for headers).
+    busy: AtomicUsize,
+    close: CancellationToken,
+}
+
+/// Open connections in accept order. When every slot is taken, the oldest connection without a
+/// request in progress is closed: a crowd of clients that never finish their headers cannot lock
+/// out a real delivery.
+#[derive(Default)]
+struct Registry {
+    conns: Mutex<VecDeque<Weak<Conn>>>,
+}
+
+impl Registry {
+    fn add(&self) -> Arc<Conn> {
+        let conn = Arc::new(Conn::default());
+        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        conns.retain(|w| w.strong_count() > 0);
+        conns.push_back(Arc::downgrade(&conn));
+        conn
+    }
+
+    fn shed_one_idle(&self) -> bool {
+        let conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        for c in conns.iter().filter_map(Weak::upgrade) {
+            if c.busy.load(Ordering::Acquire) == 0 && !c.close.is_cancelled() {
+                c.close.cancel();
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// Marks a connection busy for as long as one request is being handled.
+struct Busy(Arc<Conn>);
+
+impl Busy {
+    fn new(conn: &Arc<Conn>) -> Self {
+        conn.busy.fetch_add(1, Ordering::AcqRel);
+        Busy(conn.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 pub async fn serve(
     listener: TcpListener,
     app: Router,
@@ -36,14 +91,19 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let registry = Arc::new(Registry::default());
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
+        .max_buf_size(1024 * 1024 + 64 * 1024)
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .keep_alive(true);
     builder.http2().timer(TokioTimer::new());
     loop {
+        if slots.available_permits() == 0 && registry.shed_one_idle() {
+            tracing::debug!("connection limit reached: closed the oldest idle connection");
+        }
         let permit = tokio::select! {
             p = slots.clone().acquire_owned() => p?,
             _ = shutdown.cancelled() => break,
@@ -65,9 +125,14 @@ pub async fn serve(
         let builder = builder.clone();
         let app = app.clone();
         let tls = tls.clone();
+        let conn = registry.add();
         tokio::spawn(async move {
             let _permit = permit;
-            serve_connection(stream, peer, app, tls, builder, watcher, limits).await;
+            let close = conn.close.clone();
+            tokio::select! {
+                _ = serve_connection(stream, peer, app, tls, builder, watcher, limits, conn) => {}
+                _ = close.cancelled() => {}
+            }
         });
     }
     drop(listener);
@@ -78,6 +143,7 @@ pub async fn serve(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -86,10 +152,17 @@ async fn serve_connection(
     builder: auto::Builder<TokioExecutor>,
     watcher: hyper_util::server::graceful::Watcher,
     limits: Limits,
+    conn: Arc<Conn>,
 ) {
     let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
-        app.clone().oneshot(req)
+        let busy = Busy::new(&conn);
+        let call = app.clone().oneshot(req);
+        async move {
+            let res = call.await;
+            drop(busy);
+            res
+        }
     });
     let result = match tls {
         None => {

@@ -35,6 +35,8 @@ pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> 
         secrets: cfg.secrets(),
         allow_unsigned: cfg.allow_unsigned,
         max_body: cfg.max_body,
+        allow_from: cfg.allow_from.clone(),
+        max_notify_skew: cfg.max_notify_skew,
     });
     let ingest = Router::new()
         .route(&cfg.path, post(ingest::handle).fallback(ingest_method_not_allowed))
@@ -45,9 +47,11 @@ pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> 
         shutdown,
     });
     let timeout = Duration::from_millis(cfg.request_timeout_ms);
+    let max_header_bytes = cfg.max_header_bytes;
     let finish = |r: Router| {
         r.fallback(api::not_found)
             .layer(middleware::from_fn(move |req, next| deadline(timeout, req, next)))
+            .layer(middleware::from_fn(move |req, next| header_limit(max_header_bytes, req, next)))
     };
     if cfg.api_listen.is_some() {
         Apps { main: finish(ingest), api: Some(finish(api)) }
@@ -64,6 +68,20 @@ async fn ingest_method_not_allowed() -> Response {
     .into_response();
     res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
     res
+}
+
+/// Total header size cap, answered with a JSON 431 (hyper's own limit, far higher, would answer
+/// without a body).
+async fn header_limit(max: usize, req: Request, next: Next) -> Response {
+    let size: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    if size > max {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("request headers total {size} bytes, over the {max}-byte limit (--max-header-bytes)"),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 /// A whole-request deadline well inside NCS's 10 s; the stream endpoint is exempt (it is long
@@ -94,11 +112,15 @@ pub async fn run(
         (Some(c), Some(k)) => Some(tls::acceptor(c, k)?),
         _ => None,
     };
+    let store_for_retention = store.clone();
     let apps = apps(&cfg, store, shutdown.clone());
     let limits = listener::Limits {
         max_connections: cfg.max_connections,
-        header_timeout: Duration::from_millis(cfg.request_timeout_ms.min(5000)),
+        header_timeout: Duration::from_millis(cfg.header_timeout_ms),
     };
+    if let Some(retain) = cfg.retain {
+        tokio::spawn(crate::retention::run(store_for_retention.clone(), retain, shutdown.clone()));
+    }
     let main = listener::serve(main_listener, apps.main, tls, limits, shutdown.clone());
     match (apps.api, api_listener) {
         (Some(api), Some(l)) => {

@@ -65,7 +65,8 @@ pub async fn open(url: &str) -> anyhow::Result<DynStore> {
         let store = sqlite::SqliteStore::open(url.trim_start_matches("sqlite:"))?;
         Ok(Arc::new(store))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        anyhow::bail!("PostgreSQL support is not built yet")
+        let store = postgres::PgStore::connect(url).await?;
+        Ok(Arc::new(store))
     } else {
         anyhow::bail!(
             "unsupported database URL {url:?}: use sqlite://PATH or postgres://USER@HOST/DB"

@@ -141,7 +141,15 @@ impl Store for SqliteStore {
         self.read(reads::latest_seq).await
     }
     async fn purge_before(&self, before_ms: i64) -> StoreResult<u64> {
-        self.write(|tx| Job::Purge(before_ms, tx)).await
+        // Chunk by chunk, so deliveries queued behind the purge wait for one chunk at most.
+        let mut total = 0;
+        loop {
+            let chunk = self.write(|tx| Job::Purge(before_ms, tx)).await?;
+            total += chunk.events;
+            if !chunk.more {
+                return Ok(total);
+            }
+        }
     }
     async fn health(&self) -> StoreResult<()> {
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await

@@ -12,12 +12,20 @@ use crate::store::{
 };
 
 const MAX_BATCH: usize = 512;
+const PURGE_CHUNK: i64 = 2000;
 
 pub enum Job {
     Ingest(NewDelivery, oneshot::Sender<StoreResult<IngestOutcome>>),
     Quarantine(NewQuarantine, oneshot::Sender<StoreResult<i64>>),
     Import(ImportBatch, oneshot::Sender<StoreResult<ImportCounts>>),
-    Purge(i64, oneshot::Sender<StoreResult<u64>>),
+    Purge(i64, oneshot::Sender<StoreResult<PurgeChunk>>),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct PurgeChunk {
+    pub events: u64,
+    /// Something was deleted, so there may be more.
+    pub more: bool,
 }
 
 pub fn spawn(conn: Connection, notify: broadcast::Sender<i64>) -> mpsc::Sender<Job> {
@@ -51,7 +59,7 @@ enum Pending {
     Ingest(oneshot::Sender<StoreResult<IngestOutcome>>, IngestOutcome),
     Quarantine(oneshot::Sender<StoreResult<i64>>, i64),
     Import(oneshot::Sender<StoreResult<ImportCounts>>, ImportCounts),
-    Purge(oneshot::Sender<StoreResult<u64>>, u64),
+    Purge(oneshot::Sender<StoreResult<PurgeChunk>>, PurgeChunk),
 }
 
 fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> Option<i64> {
@@ -310,23 +318,48 @@ fn import(tx: &Transaction, b: ImportBatch) -> rusqlite::Result<(ImportCounts, O
     Ok((counts, newest))
 }
 
-fn purge(tx: &Transaction, before_ms: i64) -> rusqlite::Result<u64> {
+/// One chunk of a purge: at most `PURGE_CHUNK` events, so the writer (and ingest behind it) is
+/// never held for long. 
+fn purge(tx: &Transaction, before_ms: i64) -> rusqlite::Result<PurgeChunk> {
     // Sessions go as a whole when their last activity is older than the cut-off, so a long
     // recording never loses its beginning while it is still running.
-    let in_sessions = tx.execute(
-        "DELETE FROM events WHERE sid IN (SELECT sid FROM sessions WHERE last_activity_ms < ?1)",
-        [before_ms],
-    )?;
-    tx.execute("DELETE FROM sessions WHERE last_activity_ms < ?1", [before_ms])?;
-    let loose = tx.execute(
-        "DELETE FROM events WHERE received_at_ms < ?1 AND (sid IS NULL OR product_id <> 3)",
-        [before_ms],
-    )?;
-    tx.execute("DELETE FROM deliveries WHERE received_at_ms < ?1", [before_ms])?;
-    tx.execute("DELETE FROM quarantine WHERE received_at_ms < ?1", [before_ms])?;
     tx.execute(
-        "DELETE FROM content_keys WHERE notice_id NOT IN (SELECT notice_id FROM events)",
+        "CREATE TEMP TABLE IF NOT EXISTS purge_batch (seq INTEGER PRIMARY KEY, content_key TEXT)",
         [],
     )?;
-    Ok((in_sessions + loose) as u64)
+    tx.execute("DELETE FROM temp.purge_batch", [])?;
+    tx.execute(
+        "INSERT INTO temp.purge_batch (seq, content_key) \
+         SELECT e.seq, e.content_key FROM sessions s JOIN events e ON e.sid = s.sid \
+         WHERE s.last_activity_ms < ?1 AND e.product_id = 3 LIMIT ?2",
+        params![before_ms, PURGE_CHUNK],
+    )?;
+    tx.execute(
+        "INSERT OR IGNORE INTO temp.purge_batch (seq, content_key) \
+         SELECT seq, content_key FROM events \
+         WHERE received_at_ms < ?1 AND (sid IS NULL OR product_id <> 3) LIMIT ?2",
+        params![before_ms, PURGE_CHUNK],
+    )?;
+    tx.execute(
+        "DELETE FROM content_keys WHERE content_key IN \
+         (SELECT content_key FROM temp.purge_batch WHERE content_key IS NOT NULL)",
+        [],
+    )?;
+    let n = tx.execute("DELETE FROM events WHERE seq IN (SELECT seq FROM temp.purge_batch)", [])?;
+    tx.execute(
+        "DELETE FROM sessions WHERE last_activity_ms < ?1 \
+         AND NOT EXISTS (SELECT 1 FROM events e WHERE e.sid = sessions.sid AND e.product_id = 3)",
+        [before_ms],
+    )?;
+    let d = tx.execute(
+        "DELETE FROM deliveries WHERE id IN \
+         (SELECT id FROM deliveries WHERE received_at_ms < ?1 LIMIT ?2)",
+        params![before_ms, PURGE_CHUNK],
+    )?;
+    let q = tx.execute(
+        "DELETE FROM quarantine WHERE id IN \
+         (SELECT id FROM quarantine WHERE received_at_ms < ?1 LIMIT ?2)",
+        params![before_ms, PURGE_CHUNK],
+    )?;
+    Ok(PurgeChunk { events: n as u64, more: n + d + q > 0 })
 }

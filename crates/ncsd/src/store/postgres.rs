@@ -1,1 +1,0 @@
-//! PostgreSQL adapter (shared store for several instances). Filled in by the PostgreSQL issue.
