@@ -1,6 +1,6 @@
 //! `GET /v1/events` (arrival order, cursor, filters) and `GET /v1/events/{noticeId}`.
 
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
@@ -62,8 +62,9 @@ pub async fn list(
               (status = 404, description = "Unknown noticeId", body = super::openapi::ErrorBody)))]
 pub async fn one(
     State(st): State<AppState>,
-    Path(notice_id): Path<String>,
+    notice_id: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<Value>> {
+    let notice_id = params::path(notice_id)?;
     match st.store.event(&notice_id).await? {
         Some(e) => Ok(Json(event_json(&e))),
         None => Err(ApiError::not_found(format!(

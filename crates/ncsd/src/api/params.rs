@@ -1,13 +1,18 @@
 //! Query-string parsing with JSON errors (axum's own rejections answer plain text).
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::Query;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query};
 
 use crate::error::{ApiError, ApiResult};
 
 pub fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
     q.map(|Query(v)| v)
         .map_err(|e| ApiError::bad_request(format!("invalid query string: {}", e.body_text())))
+}
+
+pub fn path<T>(p: Result<Path<T>, PathRejection>) -> ApiResult<T> {
+    p.map(|Path(v)| v)
+        .map_err(|e| ApiError::bad_request(format!("invalid path: {}", e.body_text())))
 }
 
 pub const DEFAULT_LIMIT: i64 = 100;

@@ -2,7 +2,7 @@
 //! A session's state is always folded from its stored events, so every instance sharing a
 //! database computes the same answer.
 
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
@@ -31,7 +31,11 @@ pub async fn session_json(store: &DynStore, sid: &str) -> StoreResult<Option<Val
     params(("sid" = String, Path, description = "Recording sid")),
     responses((status = 200, description = "Session state", body = Object),
               (status = 404, description = "Unknown sid", body = super::openapi::ErrorBody)))]
-pub async fn one(State(st): State<AppState>, Path(sid): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn one(
+    State(st): State<AppState>,
+    sid: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<Value>> {
+    let sid = params::path(sid)?;
     session_json(&st.store, &sid)
         .await?
         .map(Json)
@@ -45,7 +49,11 @@ pub async fn one(State(st): State<AppState>, Path(sid): Path<String>) -> ApiResu
     params(("sid" = String, Path, description = "Recording sid")),
     responses((status = 200, description = "`{sid, events: [...]}`", body = Object),
               (status = 404, description = "Unknown sid", body = super::openapi::ErrorBody)))]
-pub async fn events(State(st): State<AppState>, Path(sid): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn events(
+    State(st): State<AppState>,
+    sid: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<Value>> {
+    let sid = params::path(sid)?;
     let records = st.store.session_events(&sid).await?;
     if records.is_empty() {
         return Err(ApiError::not_found(format!(

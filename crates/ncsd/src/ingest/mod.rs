@@ -52,6 +52,13 @@ pub async fn handle(
             ));
         }
     }
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > st.max_body as u64) {
+        return Err(too_large(st.max_body));
+    }
     let body = read_body(body, st.max_body).await?;
     match signature::check(&headers, &st.secrets, st.allow_unsigned, &body) {
         Verdict::Verified(_) => {}
@@ -122,17 +129,20 @@ fn check_notify_window(notify_ms: Option<i64>, now: i64, skew: std::time::Durati
 }
 
 /// Read at most `max` bytes; a larger body is refused with 413 before it is all read.
+fn too_large(max: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("body is larger than the {max}-byte limit (--max-body)"),
+    )
+    .with("limit", max as u64)
+}
+
 async fn read_body(body: Body, max: usize) -> ApiResult<bytes::Bytes> {
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("body is larger than the {max}-byte limit (--max-body)"),
-        )
-        .with("limit", max as u64)
-    };
     match http_body_util::Limited::new(body, max).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(too_large()),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            Err(too_large(max))
+        }
         Err(e) => Err(ApiError::bad_request(format!("could not read the request body: {e}"))),
     }
 }

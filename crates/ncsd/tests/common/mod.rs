@@ -2,6 +2,8 @@
 //! a fresh database per test.
 #![allow(dead_code)]
 
+pub mod raw;
+
 use std::net::SocketAddr;
 
 use agora_ncs::{sign, Algorithm, Secret, HEADER_V1, HEADER_V2};
