@@ -19,6 +19,7 @@ const SCHEMA_VERSION: i64 = 1;
 
 pub struct SqliteStore {
     writer: mpsc::Sender<Job>,
+    failing: writer::Failing,
     readers: Arc<ReadPool>,
     notify: broadcast::Sender<i64>,
 }
@@ -79,9 +80,10 @@ impl SqliteStore {
             open_conn(path).map_err(|e| anyhow::anyhow!("cannot open SQLite at {path}: {e}"))?;
         migrate(&mut conn).map_err(|e| anyhow::anyhow!("cannot migrate {path}: {e}"))?;
         let (notify, _) = broadcast::channel(1024);
-        let writer = writer::spawn(conn, notify.clone());
+        let failing = writer::Failing::default();
+        let writer = writer::spawn(conn, notify.clone(), failing.clone());
         let readers = Arc::new(ReadPool { path: path.to_string(), idle: Mutex::new(Vec::new()) });
-        Ok(Self { writer, readers, notify })
+        Ok(Self { writer, failing, readers, notify })
     }
 
     async fn write<T>(&self, job: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> Job) -> StoreResult<T> {
@@ -152,6 +154,11 @@ impl Store for SqliteStore {
         }
     }
     async fn health(&self) -> StoreResult<()> {
+        if self.failing.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(StoreError::Unavailable(
+                "the last write failed (disk full or read-only?); see the log".into(),
+            ));
+        }
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
     }
     fn subscribe(&self) -> broadcast::Receiver<i64> {

@@ -3,6 +3,9 @@
 //! one fsync covers many deliveries. Each caller is answered only after its transaction
 //! committed, which is what lets ingest reply 200 only for data that is on disk.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -28,16 +31,25 @@ pub struct PurgeChunk {
     pub more: bool,
 }
 
-pub fn spawn(conn: Connection, notify: broadcast::Sender<i64>) -> mpsc::Sender<Job> {
+/// Whether the last write transaction failed (disk full, read-only file, ...): `/healthz`
+/// reports it until a write succeeds again.
+pub type Failing = Arc<AtomicBool>;
+
+pub fn spawn(conn: Connection, notify: broadcast::Sender<i64>, failing: Failing) -> mpsc::Sender<Job> {
     let (tx, rx) = mpsc::channel(8192);
     std::thread::Builder::new()
         .name("ncsd-sqlite-writer".into())
-        .spawn(move || run(conn, rx, notify))
+        .spawn(move || run(conn, rx, notify, failing))
         .expect("spawn the SQLite writer thread");
     tx
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, notify: broadcast::Sender<i64>) {
+fn run(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<Job>,
+    notify: broadcast::Sender<i64>,
+    failing: Failing,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -47,7 +59,8 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, notify: broadcast::Sen
                 Err(_) => break,
             }
         }
-        let newest = commit_batch(&mut conn, &mut batch);
+        let (newest, ok) = commit_batch(&mut conn, &mut batch);
+        failing.store(!ok, Ordering::Release);
         if let Some(seq) = newest {
             let _ = notify.send(seq);
         }
@@ -62,14 +75,16 @@ enum Pending {
     Purge(oneshot::Sender<StoreResult<PurgeChunk>>, PurgeChunk),
 }
 
-fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> Option<i64> {
+/// Runs one transaction; returns the newest stored seq and whether it committed cleanly.
+fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> (Option<i64>, bool) {
     let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
             fail_all(batch.drain(..), &e);
-            return None;
+            return (None, false);
         }
     };
+    let mut clean = true;
     let mut pending = Vec::with_capacity(batch.len());
     let mut newest = None;
     for job in batch.drain(..) {
@@ -85,6 +100,7 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> Option<i64> {
                 }
                 Err(e) => {
                     tracing::error!(error = %e, notice_id = %d.notice_id, "ingest statement failed");
+                    clean = false;
                     let _ = reply.send(Err(unavailable(&e)));
                 }
             },
@@ -121,7 +137,7 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> Option<i64> {
                     Pending::Purge(r, o) => drop(r.send(Ok(o))),
                 }
             }
-            newest
+            (newest, clean)
         }
         Err(e) => {
             tracing::error!(error = %e, "commit failed; answering 503 to the whole batch");
@@ -133,7 +149,7 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> Option<i64> {
                     Pending::Purge(r, _) => drop(r.send(Err(unavailable(&e)))),
                 }
             }
-            None
+            (None, false)
         }
     }
 }
