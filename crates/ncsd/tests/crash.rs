@@ -157,21 +157,36 @@ async fn sigkill_during_load_loses_no_acknowledged_event() {
 }
 
 #[tokio::test]
-async fn sigterm_finishes_and_exits_zero() {
+async fn sigterm_exits_zero_and_logs_never_show_the_secret() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("term.db").display());
     let port = free_port();
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
-    let child = spawn(port, &db);
-    wait_healthy(&client, &base).await;
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
+    let child = Command::new(env!("CARGO_BIN_EXE_ncsd"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database", &db, "--secret", SECRET])
+        .env("NCSD_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    wait_healthy(&client, &base).await;
+    let body = cr_body("logged", "s", 40, 0, json!({}));
+    for headers in [signed(SECRET, &body), signed("wrong", &body), vec![]] {
+        let mut req = client.post(format!("{base}/ncs")).body(body.clone());
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let text = req.send().await.unwrap().text().await.unwrap();
+        assert!(!text.contains(SECRET), "{text}");
+    }
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
+    let logs = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(logs.contains("shutting down"), "{logs}");
+    assert!(!logs.contains(SECRET), "the secret leaked into the logs");
 }
 
 #[test]

@@ -50,9 +50,14 @@ impl Builder {
     }
 }
 
-fn msg(name: &str, mut extra: Value) -> Value {
-    extra["msgName"] = json!(name);
-    extra
+/// Details as Agora writes them: `msgName` first, then the event's fields.
+fn msg(name: &str, fields: Value) -> Value {
+    let mut details = serde_json::Map::new();
+    details.insert("msgName".into(), json!(name));
+    if let Value::Object(f) = fields {
+        details.extend(f);
+    }
+    Value::Object(details)
 }
 
 pub fn generate_session<R: Rng>(rng: &mut R, mode: Mode, fails: bool, start_ms: i64) -> SimSession {

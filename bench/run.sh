@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Ingest benchmark: ncsd (SQLite, default durability: every 200 fsynced) against a do-nothing
+# axum server, driven by wrk with distinct signed bodies, at 16 and 64 connections; then
+# GET /v1/sessions/{sid} and ingest on a store holding 1M events in 10k sessions.
+# Prints requests/s, p50/p99, CPU per event, peak memory, and ncsd/baseline ratios from this
+# very run (the machine is shared: only same-run ratios mean anything).
+#
+#   bench/run.sh                 # 10 s per run
+#   DURATION=30 bench/run.sh     # longer runs
+#   SKIP_LARGE=1 bench/run.sh    # skip the 1M-event part
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+DURATION=${DURATION:-10}
+LARGE_SESSIONS=${LARGE_SESSIONS:-10000}
+LARGE_EVENTS=${LARGE_EVENTS:-100}
+out=${OUT:-$root/bench/out}
+mkdir -p "$out"
+secret=bench-secret
+port_ncsd=18080
+port_base=18081
+
+command -v wrk >/dev/null || { echo "installing wrk" >&2; apt-get install -y -qq wrk >/dev/null; }
+cargo build --release --locked -p ncsd -p ncsd-bench >&2
+bin=$root/target/release
+
+# Enough distinct bodies for the fastest run (wrapping around would send duplicates).
+bodies=$out/bodies.tsv
+need=${BODIES:-$((DURATION * 90000))}
+if [ ! -f "$bodies" ] || [ "$(wc -l <"$bodies")" -lt "$need" ]; then
+  echo "generating $need signed bodies" >&2
+  "$bin/bench-bodies" "$secret" "$need" "$bodies"
+fi
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+stored() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from events').fetchone()[0])" "$1"; }
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+hz=$(getconf CLK_TCK)
+
+results=()
+# run NAME KIND CONNS [DB]: start the server, drive it, print one result row
+run() {
+  local name=$1 kind=$2 conns=$3 db=${4:-}
+  local pid port
+  if [ "$kind" = baseline ]; then
+    "$bin/baseline" "127.0.0.1:$port_base" & pid=$!; port=$port_base
+  else
+    if [ -z "$db" ]; then db=$out/ncsd-$conns.db; rm -f "$db" "$db-wal" "$db-shm"; fi
+    NCSD_LOG=warn "$bin/ncsd" serve --listen "127.0.0.1:$port_ncsd" --database "sqlite://$db" --secret "$secret" & pid=$!
+    port=$port_ncsd
+  fi
+  wait_port "$port"
+  local stored_before=0
+  [ "$kind" = ncsd ] && stored_before=$(stored "$db")
+  local before; before=$(cpu_ticks "$pid")
+  local res
+  res=$(wrk -t2 -c"$conns" -d"${DURATION}s" --latency -s "$root/bench/ingest.lua" "http://127.0.0.1:$port" -- "$bodies" 2 | grep RESULT)
+  local after; after=$(cpu_ticks "$pid")
+  local mem; mem=$(peak_kib "$pid")
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  local ok; ok=$(field ok "$res")
+  local cpu_us; cpu_us=$(python3 -c "print(round(($after-$before)/$hz*1e6/max($ok,1),1))")
+  local check=""
+  if [ "$kind" = ncsd ]; then
+    local n; n=$(( $(stored "$db") - stored_before ))
+    if [ "$(field wrapped "$res")" != 0 ]; then check="bodies wrapped: raise BODIES"; 
+    elif [ "$n" -ge "$ok" ]; then check="all $ok acknowledged stored"; else check="LOST: $ok acknowledged, $n stored"; fi
+  fi
+  echo "$name $(field rps "$res") $(field p50_us "$res") $(field p99_us "$res") $cpu_us $((mem / 1024)) $(field non200 "$res") $check"
+}
+
+printf '%-22s %10s %8s %8s %10s %8s %6s %s\n' run req/s p50_us p99_us cpu_us/ev peak_MiB non200 check
+for c in 16 64; do
+  b=$(run "baseline-c$c" baseline "$c"); echo "$b"
+  n=$(run "ncsd-c$c" ncsd "$c"); echo "$n"
+  python3 -c "import sys; b=float('$b'.split()[1]); n=float('$n'.split()[1]); print(f'ratio ncsd/baseline at {$c} connections: {n/b:.2f}')"
+  [ "$c" = 64 ] && empty64=$(awk '{print $2}' <<<"$n")
+done
+
+if [ "${SKIP_LARGE:-0}" != 1 ]; then
+  big=$out/large.db
+  if [ ! -f "$out/large.sids" ] || [ ! -f "$big" ]; then
+    rm -f "$big" "$big-wal" "$big-shm"
+    echo "bulk-loading $LARGE_SESSIONS sessions x $LARGE_EVENTS events" >&2
+    "$bin/bench-bulkload" "sqlite://$big" "$LARGE_SESSIONS" "$LARGE_EVENTS" >"$out/large.sids"
+  fi
+  cp "$big" "$out/large-run.db"; rm -f "$out/large-run.db-wal" "$out/large-run.db-shm"
+  NCSD_LOG=warn "$bin/ncsd" serve --listen "127.0.0.1:$port_ncsd" --database "sqlite://$out/large-run.db" --secret "$secret" & pid=$!
+  wait_port $port_ncsd
+  res=$(wrk -t2 -c16 -d"${DURATION}s" --latency -s "$root/bench/sessions.lua" "http://127.0.0.1:$port_ncsd" -- "$out/large.sids" | grep RESULT)
+  kill $pid; wait $pid 2>/dev/null || true
+  echo "GET /v1/sessions/{sid} with $((LARGE_SESSIONS * LARGE_EVENTS)) events stored, 16 connections: req/s $(field rps "$res") p50_us $(field p50_us "$res") p99_us $(field p99_us "$res") errors $(field errors "$res")"
+  n=$(run "ncsd-c64-large" ncsd 64 "$out/large-run.db"); echo "$n"
+  python3 -c "print(f'ingest at 64 connections, large store / empty store: {float(\"$(awk '{print $2}' <<<"$n")\")/float(\"$empty64\"):.2f}')"
+fi

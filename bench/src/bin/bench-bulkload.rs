@@ -1,0 +1,76 @@
+//! Loads a store with SESSIONS realistic recording sessions of EVENTS events each, in bulk
+//! (through the store's import path, not HTTP), and prints the sids to stdout.
+//! Usage: bench-bulkload DATABASE_URL SESSIONS EVENTS
+
+use ncsd::ingest::to_delivery;
+use ncsd::store::{EventRecord, ImportBatch};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, url, sessions, events] = args.as_slice() else {
+        anyhow::bail!("usage: bench-bulkload DATABASE_URL SESSIONS EVENTS");
+    };
+    let (sessions, per): (u64, u64) = (sessions.parse()?, events.parse()?);
+    let store = ncsd::store::open(url).await?;
+    let mut batch = Vec::with_capacity(2000);
+    let mut seq = 0i64;
+    let mut out = String::new();
+    for s in 0..sessions {
+        let sid = format!("bulk-{s:08}");
+        out.push_str(&sid);
+        out.push('\n');
+        for q in 0..per {
+            let event_type = match q {
+                0 => 40,
+                1 => 30,
+                2 => 42,
+                _ if q == per - 1 => 31,
+                _ if q == per - 2 => 11,
+                _ if q == per - 3 => 41,
+                _ => [43, 44, 33][(q % 3) as usize],
+            };
+            let body = serde_json::json!({
+                "noticeId": format!("bulk-{s:08}-{q:06}"), "productId": 3, "eventType": event_type,
+                "notifyMs": 1_780_000_000_000u64 + q, "sid": sid,
+                "payload": {"cname": format!("room-{}", s % 500), "uid": "527", "sid": sid, "sequence": q,
+                    "sendts": 1_780_000_000_000u64 + q * 1000, "serviceType": 1,
+                    "details": {"streamUid": "1001", "state": q % 2, "progress": q, "exitStatus": 0, "leaveCode": 2,
+                        "fileList": [{"fileName": format!("{sid}.m3u8"), "trackType": "audio_and_video", "uid": "0", "mixedAllUser": true, "isPlayable": true, "sliceStartTime": 1}]}}
+            })
+            .to_string()
+            .into_bytes();
+            let env = agora_ncs::Envelope::from_slice(&body)?;
+            let d = to_delivery(&env, body, "{}".into(), 1_780_000_000_000 + q as i64);
+            seq += 1;
+            batch.push(EventRecord {
+                seq,
+                notice_id: d.notice_id,
+                product_id: d.product_id,
+                event_type: d.event_type,
+                notify_ms: d.notify_ms,
+                sid: d.sid,
+                cname: d.cname,
+                uid: d.uid,
+                sequence: d.sequence,
+                sendts: d.sendts,
+                body: d.body,
+                headers: d.headers,
+                received_at_ms: d.received_at_ms,
+                last_received_at_ms: d.received_at_ms,
+                deliveries: 1,
+                copy_of: None,
+                content_key: d.content_key,
+                session_flags: d.session_flags,
+            });
+            if batch.len() == 2000 {
+                store.import(ImportBatch { events: std::mem::take(&mut batch), ..Default::default() }).await?;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        store.import(ImportBatch { events: batch, ..Default::default() }).await?;
+    }
+    print!("{out}");
+    Ok(())
+}

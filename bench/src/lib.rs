@@ -1,0 +1,1 @@
+//! Helpers shared by the benchmark binaries (see `bench/run.sh`).
