@@ -91,7 +91,7 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> (Option<i64>, bo
         // A failing statement fails only its own job (e.g. a constraint we did not expect);
         // a failing COMMIT fails them all below.
         match job {
-            Job::Ingest(d, reply) => match ingest_one(&tx, &d) {
+            Job::Ingest(d, reply) => match ingest_one(&tx, d) {
                 Ok(out) => {
                     if !out.duplicate {
                         newest = Some(out.seq);
@@ -99,7 +99,7 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> (Option<i64>, bo
                     pending.push(Pending::Ingest(reply, out));
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, notice_id = %d.notice_id, "ingest statement failed");
+                    tracing::error!(error = %e, "ingest statement failed");
                     clean = false;
                     let _ = reply.send(Err(unavailable(&e)));
                 }
@@ -170,70 +170,53 @@ fn fail_all(jobs: impl Iterator<Item = Job>, e: &rusqlite::Error) {
     }
 }
 
-fn ingest_one(tx: &Transaction, d: &NewDelivery) -> rusqlite::Result<IngestOutcome> {
-    let existing: Option<(i64, i64, Option<String>)> = tx
-        .prepare_cached("SELECT seq, deliveries, copy_of FROM events WHERE notice_id = ?1")?
-        .query_row([&d.notice_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?;
-    if let Some((seq, deliveries, copy_of)) = existing {
-        tx.prepare_cached(
-            "UPDATE events SET deliveries = deliveries + 1, last_received_at_ms = ?2 \
-             WHERE notice_id = ?1",
-        )?
-        .execute(params![d.notice_id, d.received_at_ms])?;
-        tx.prepare_cached(
-            "INSERT OR IGNORE INTO deliveries (notice_id, received_at_ms, notify_ms) \
-             VALUES (?1, ?2, ?3)",
-        )?
-        .execute(params![d.notice_id, d.received_at_ms, d.notify_ms])?;
-        return Ok(IngestOutcome { seq, duplicate: true, deliveries: deliveries + 1, copy_of });
-    }
+fn ingest_one(tx: &Transaction, d: NewDelivery) -> rusqlite::Result<IngestOutcome> {
+    let notice_id = d.notice_id.clone();
+    let (received_at_ms, notify_ms) = (d.received_at_ms, d.notify_ms);
     let record = EventRecord {
         seq: 0,
-        notice_id: d.notice_id.clone(),
+        notice_id: d.notice_id,
         product_id: d.product_id,
         event_type: d.event_type,
         notify_ms: d.notify_ms,
-        sid: d.sid.clone(),
-        cname: d.cname.clone(),
-        uid: d.uid.clone(),
+        sid: d.sid,
+        cname: d.cname,
+        uid: d.uid,
         sequence: d.sequence,
         sendts: d.sendts,
-        body: d.body.clone(),
-        headers: d.headers.clone(),
+        body: d.body,
+        headers: d.headers,
         received_at_ms: d.received_at_ms,
         last_received_at_ms: d.received_at_ms,
         deliveries: 1,
         copy_of: None,
-        content_key: d.content_key.clone(),
+        content_key: d.content_key,
         session_flags: d.session_flags,
     };
-    let (seq, copy_of) = insert_event(tx, &record)?.expect("notice_id checked absent above");
-    Ok(IngestOutcome { seq, duplicate: false, deliveries: 1, copy_of })
+    if let Some((seq, copy_of)) = insert_event(tx, &record)? {
+        return Ok(IngestOutcome { seq, duplicate: false, deliveries: 1, copy_of });
+    }
+    // The noticeId is already stored: another delivery of the same notification.
+    let (seq, deliveries, copy_of) = tx
+        .prepare_cached(
+            "UPDATE events SET deliveries = deliveries + 1, last_received_at_ms = ?2 \
+             WHERE notice_id = ?1 RETURNING seq, deliveries, copy_of",
+        )?
+        .query_row(params![notice_id, received_at_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO deliveries (notice_id, received_at_ms, notify_ms) \
+         VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![notice_id, received_at_ms, notify_ms])?;
+    Ok(IngestOutcome { seq, duplicate: true, deliveries, copy_of })
 }
 
 /// Insert a new event, decide whether it is a redundant copy, and merge it into its session.
-/// Returns None when the noticeId already exists.
+/// Returns None when the noticeId already exists (nothing is written then).
 fn insert_event(
     tx: &Transaction,
     e: &EventRecord,
 ) -> rusqlite::Result<Option<(i64, Option<String>)>> {
-    let mut copy_of = e.copy_of.clone();
-    if copy_of.is_none() {
-        if let Some(key) = &e.content_key {
-            let inserted = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO content_keys (content_key, notice_id) VALUES (?1, ?2)",
-                )?
-                .execute(params![key, e.notice_id])?;
-            if inserted == 0 {
-                copy_of = tx
-                    .prepare_cached("SELECT notice_id FROM content_keys WHERE content_key = ?1")?
-                    .query_row([key], |r| r.get(0))
-                    .optional()?;
-            }
-        }
-    }
     let seq: Option<i64> = tx
         .prepare_cached(
             "INSERT INTO events (notice_id, product_id, event_type, notify_ms, sid, cname, uid, \
@@ -258,7 +241,7 @@ fn insert_event(
                 e.received_at_ms,
                 e.last_received_at_ms,
                 e.deliveries,
-                copy_of,
+                e.copy_of,
                 e.content_key,
                 e.session_flags
             ],
@@ -266,6 +249,23 @@ fn insert_event(
         )
         .optional()?;
     let Some(seq) = seq else { return Ok(None) };
+    let mut copy_of = e.copy_of.clone();
+    if let (None, Some(key)) = (&copy_of, &e.content_key) {
+        let first = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO content_keys (content_key, notice_id) VALUES (?1, ?2)",
+            )?
+            .execute(params![key, e.notice_id])?
+            == 1;
+        if !first {
+            copy_of = tx
+                .prepare_cached("SELECT notice_id FROM content_keys WHERE content_key = ?1")?
+                .query_row([key], |r| r.get(0))
+                .optional()?;
+            tx.prepare_cached("UPDATE events SET copy_of = ?2 WHERE seq = ?1")?
+                .execute(params![seq, copy_of])?;
+        }
+    }
     if let (Some(sid), 3) = (&e.sid, e.product_id) {
         let counted = i64::from(copy_of.is_none());
         tx.prepare_cached(
