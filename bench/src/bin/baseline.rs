@@ -7,8 +7,13 @@ use axum::{Json, Router};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:18081".into());
-    let app = Router::new().route("/ncs", post(|| async { Json(serde_json::json!({"ok": true})) }));
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:18081".into());
+    let app = Router::new().route(
+        "/ncs",
+        post(|| async { Json(serde_json::json!({"ok": true})) }),
+    );
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     axum::serve(listener, app).await?;
     Ok(())

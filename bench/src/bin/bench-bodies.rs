@@ -33,7 +33,12 @@ fn main() -> anyhow::Result<()> {
             }
         })
         .to_string();
-        writeln!(w, "{}\t{}", sign(Algorithm::Sha256, &secret, body.as_bytes()), body)?;
+        writeln!(
+            w,
+            "{}\t{}",
+            sign(Algorithm::Sha256, &secret, body.as_bytes()),
+            body
+        )?;
     }
     w.flush()?;
     Ok(())

@@ -64,12 +64,22 @@ async fn main() -> anyhow::Result<()> {
                 session_flags: d.session_flags,
             });
             if batch.len() == 2000 {
-                store.import(ImportBatch { events: std::mem::take(&mut batch), ..Default::default() }).await?;
+                store
+                    .import(ImportBatch {
+                        events: std::mem::take(&mut batch),
+                        ..Default::default()
+                    })
+                    .await?;
             }
         }
     }
     if !batch.is_empty() {
-        store.import(ImportBatch { events: batch, ..Default::default() }).await?;
+        store
+            .import(ImportBatch {
+                events: batch,
+                ..Default::default()
+            })
+            .await?;
     }
     print!("{out}");
     Ok(())

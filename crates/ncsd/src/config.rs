@@ -15,12 +15,21 @@ pub struct ServeConfig {
 
     /// Storage URL: `sqlite://PATH` (embedded, the default) or `postgres://...` (shared by
     /// several instances).
-    #[arg(long = "database", env = "NCSD_DATABASE_URL", default_value = "sqlite://ncsd.db")]
+    #[arg(
+        long = "database",
+        env = "NCSD_DATABASE_URL",
+        default_value = "sqlite://ncsd.db"
+    )]
     pub database_url: String,
 
     /// NCS secret(s) used to verify `Agora-Signature-V2` / `Agora-Signature`. Repeat the flag,
     /// or separate with commas in the variable, to accept an old and a new secret while rotating.
-    #[arg(long = "secret", env = "NCSD_SECRET", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long = "secret",
+        env = "NCSD_SECRET",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub secrets: Vec<SecretArg>,
 
     /// Accept deliveries without a signature when no secret is configured (testing only: anyone
@@ -141,9 +150,11 @@ impl ServeConfig {
     /// Start-up checks that need more than one flag; each message says how to fix it.
     pub fn validate(&self) -> Result<(), String> {
         if self.secrets.is_empty() && !self.allow_unsigned {
-            return Err("no NCS secret configured: pass --secret (or NCSD_SECRET) with the secret \
+            return Err(
+                "no NCS secret configured: pass --secret (or NCSD_SECRET) with the secret \
                  shown in Agora Console, or --allow-unsigned for local testing"
-                .into());
+                    .into(),
+            );
         }
         if !self.path.starts_with('/') {
             return Err(format!("--path must start with '/', got {:?}", self.path));

@@ -19,7 +19,11 @@ pub async fn run(store: DynStore, retain: Duration, shutdown: CancellationToken)
         let cutoff = now_ms() - retain.as_millis() as i64;
         match store.purge_before(cutoff).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(events = n, cutoff_ms = cutoff, "retention purged old events"),
+            Ok(n) => tracing::info!(
+                events = n,
+                cutoff_ms = cutoff,
+                "retention purged old events"
+            ),
             Err(e) => tracing::warn!(error = %e, "retention purge failed; will retry"),
         }
         tokio::select! {

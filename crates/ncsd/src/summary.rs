@@ -82,7 +82,10 @@ mod tests {
         assert_eq!(phase(flags_for(&fatal)), "failed");
         let minor = RecordingEvent::parse(1, &serde_json::json!({"errorLevel": 2, "module": 0}));
         assert_eq!(flags_for(&minor), 0);
-        let web = RecordingEvent::parse(71, &serde_json::json!({"code": 0, "fileList": [{"fileName": "a.mp4"}]}));
+        let web = RecordingEvent::parse(
+            71,
+            &serde_json::json!({"code": 0, "fileList": [{"fileName": "a.mp4"}]}),
+        );
         assert_eq!(phase(flags_for(&web)), "completed");
     }
 }

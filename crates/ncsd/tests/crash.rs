@@ -164,7 +164,15 @@ async fn sigterm_exits_zero_and_logs_never_show_the_secret() {
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     let child = Command::new(env!("CARGO_BIN_EXE_ncsd"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database", &db, "--secret", SECRET])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database",
+            &db,
+            "--secret",
+            SECRET,
+        ])
         .env("NCSD_LOG", "trace")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -180,11 +188,15 @@ async fn sigterm_exits_zero_and_logs_never_show_the_secret() {
         let text = req.send().await.unwrap().text().await.unwrap();
         assert!(!text.contains(SECRET), "{text}");
     }
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
-    let logs = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    let logs =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     assert!(logs.contains("shutting down"), "{logs}");
     assert!(!logs.contains(SECRET), "the secret leaked into the logs");
 }

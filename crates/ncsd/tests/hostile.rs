@@ -18,21 +18,35 @@ struct Case {
 }
 
 fn hdrs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    list.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn signed_headers(body: &[u8]) -> Vec<(String, String)> {
-    let mut h: Vec<(String, String)> = signed(SECRET, body).into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    let mut h: Vec<(String, String)> = signed(SECRET, body)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
     h.push(("Content-Type".into(), "application/json".into()));
     h
 }
 
 fn case(name: impl Into<String>, status: u16, parts: Vec<Vec<u8>>) -> Case {
-    Case { name: name.into(), parts, pause: Duration::ZERO, status }
+    Case {
+        name: name.into(),
+        parts,
+        pause: Duration::ZERO,
+        status,
+    }
 }
 
 fn signed_post(name: impl Into<String>, status: u16, body: &[u8]) -> Case {
-    case(name, status, vec![request("POST", "/ncs", &signed_headers(body), body)])
+    case(
+        name,
+        status,
+        vec![request("POST", "/ncs", &signed_headers(body), body)],
+    )
 }
 
 const VALID: &str = r#"{"noticeId":"ok-1","productId":3,"eventType":40,"notifyMs":1,"payload":{"sid":"s","uid":"1","cname":"c","sequence":0,"sendts":1,"details":{"msgName":"recorder_started","status":0}}}"#;
@@ -51,87 +65,275 @@ fn cases() -> Vec<Case> {
     let mut c = Vec::new();
     // Malformed JSON: signed, so 400 and quarantined.
     for cut in [1, 10, 30, 60, 100, VALID.len() - 1] {
-        c.push(signed_post(format!("truncated at {cut}"), 400, &VALID.as_bytes()[..cut]));
+        c.push(signed_post(
+            format!("truncated at {cut}"),
+            400,
+            &VALID.as_bytes()[..cut],
+        ));
     }
     for (name, body) in [
-        ("lone brace", "{"), ("closing brace", "}"), ("missing value", r#"{"a":}"#),
-        ("trailing comma", r#"{"noticeId":"x","productId":3,}"#), ("single quotes", "{'noticeId':'x'}"),
-        ("NaN", r#"{"noticeId":"x","productId":NaN}"#), ("unquoted key", "{noticeId:\"x\"}"),
-        ("comment", "{/*c*/\"noticeId\":\"x\"}"), ("two objects", "{}{}"), ("garbage", "hello world"),
-        ("xml", "<notice id='x'/>"), ("form data", "noticeId=x&productId=3"), ("only whitespace", "   \n\t "),
-        ("unterminated string", r#"{"noticeId":"x"#), ("bad escape", r#"{"noticeId":"\q"}"#),
-        ("control char in string", "{\"noticeId\":\"a\u{1}b\"}"), ("leading zeros", r#"{"productId":03}"#),
-        ("plus number", r#"{"productId":+3}"#), ("infinity", r#"{"productId":Infinity}"#), ("null byte", "{\"a\":1}\u{0}"),
+        ("lone brace", "{"),
+        ("closing brace", "}"),
+        ("missing value", r#"{"a":}"#),
+        ("trailing comma", r#"{"noticeId":"x","productId":3,}"#),
+        ("single quotes", "{'noticeId':'x'}"),
+        ("NaN", r#"{"noticeId":"x","productId":NaN}"#),
+        ("unquoted key", "{noticeId:\"x\"}"),
+        ("comment", "{/*c*/\"noticeId\":\"x\"}"),
+        ("two objects", "{}{}"),
+        ("garbage", "hello world"),
+        ("xml", "<notice id='x'/>"),
+        ("form data", "noticeId=x&productId=3"),
+        ("only whitespace", "   \n\t "),
+        ("unterminated string", r#"{"noticeId":"x"#),
+        ("bad escape", r#"{"noticeId":"\q"}"#),
+        ("control char in string", "{\"noticeId\":\"a\u{1}b\"}"),
+        ("leading zeros", r#"{"productId":03}"#),
+        ("plus number", r#"{"productId":+3}"#),
+        ("infinity", r#"{"productId":Infinity}"#),
+        ("null byte", "{\"a\":1}\u{0}"),
     ] {
-        c.push(signed_post(format!("malformed: {name}"), 400, body.as_bytes()));
+        c.push(signed_post(
+            format!("malformed: {name}"),
+            400,
+            body.as_bytes(),
+        ));
     }
     // Encoding.
     c.push(signed_post("empty body", 400, b""));
-    c.push(signed_post("invalid UTF-8 in string", 400, b"{\"noticeId\":\"\xff\xfe\",\"productId\":3,\"eventType\":1,\"payload\":{}}"));
-    c.push(signed_post("invalid UTF-8 bytes only", 400, b"\xc3\x28\xa0\xa1"));
-    c.push(signed_post("overlong UTF-8", 400, b"{\"noticeId\":\"\xc0\xaf\"}"));
-    c.push(signed_post("UTF-16 body", 400, &[0xff, 0xfe, b'{', 0, b'}', 0]));
+    c.push(signed_post(
+        "invalid UTF-8 in string",
+        400,
+        b"{\"noticeId\":\"\xff\xfe\",\"productId\":3,\"eventType\":1,\"payload\":{}}",
+    ));
+    c.push(signed_post(
+        "invalid UTF-8 bytes only",
+        400,
+        b"\xc3\x28\xa0\xa1",
+    ));
+    c.push(signed_post(
+        "overlong UTF-8",
+        400,
+        b"{\"noticeId\":\"\xc0\xaf\"}",
+    ));
+    c.push(signed_post(
+        "UTF-16 body",
+        400,
+        &[0xff, 0xfe, b'{', 0, b'}', 0],
+    ));
     let mut bom = vec![0xef, 0xbb, 0xbf];
     bom.extend_from_slice(VALID.as_bytes());
     c.push(signed_post("UTF-8 BOM before JSON", 400, &bom));
     // Nesting and size of values.
-    c.push(signed_post("deep array nesting", 400, "[".repeat(100_000).as_bytes()));
-    c.push(signed_post("deep object nesting", 400, "{\"a\":".repeat(50_000).as_bytes()));
-    let deep_payload = format!(r#"{{"noticeId":"deep","productId":3,"eventType":40,"payload":{{"details":{}}}}}"#, "[".repeat(200) + &"]".repeat(200));
-    c.push(signed_post("nesting past the limit inside payload", 400, deep_payload.as_bytes()));
-    let ok_nesting = format!(r#"{{"noticeId":"deep-ok","productId":3,"eventType":40,"payload":{{"details":{}}}}}"#, "[".repeat(50) + &"]".repeat(50));
-    c.push(signed_post("moderate nesting inside payload is stored", 200, ok_nesting.as_bytes()));
+    c.push(signed_post(
+        "deep array nesting",
+        400,
+        "[".repeat(100_000).as_bytes(),
+    ));
+    c.push(signed_post(
+        "deep object nesting",
+        400,
+        "{\"a\":".repeat(50_000).as_bytes(),
+    ));
+    let deep_payload = format!(
+        r#"{{"noticeId":"deep","productId":3,"eventType":40,"payload":{{"details":{}}}}}"#,
+        "[".repeat(200) + &"]".repeat(200)
+    );
+    c.push(signed_post(
+        "nesting past the limit inside payload",
+        400,
+        deep_payload.as_bytes(),
+    ));
+    let ok_nesting = format!(
+        r#"{{"noticeId":"deep-ok","productId":3,"eventType":40,"payload":{{"details":{}}}}}"#,
+        "[".repeat(50) + &"]".repeat(50)
+    );
+    c.push(signed_post(
+        "moderate nesting inside payload is stored",
+        200,
+        ok_nesting.as_bytes(),
+    ));
     let mut id = 0;
-    let mut next = || { id += 1; id };
-    c.push(signed_post("huge productId", 422, &with_field("productId", serde_json::from_str("1e400").unwrap_or(json!(1e300)), next())));
+    let mut next = || {
+        id += 1;
+        id
+    };
+    c.push(signed_post(
+        "huge productId",
+        422,
+        &with_field(
+            "productId",
+            serde_json::from_str("1e400").unwrap_or(json!(1e300)),
+            next(),
+        ),
+    ));
     // Beyond what the JSON reader represents at all: not readable JSON, so 400.
-    c.push(signed_post("huge eventType literal", 400, format!(r#"{{"noticeId":"h","productId":3,"eventType":{},"payload":{{}}}}"#, "9".repeat(400)).as_bytes()));
+    c.push(signed_post(
+        "huge eventType literal",
+        400,
+        format!(
+            r#"{{"noticeId":"h","productId":3,"eventType":{},"payload":{{}}}}"#,
+            "9".repeat(400)
+        )
+        .as_bytes(),
+    ));
     c.push(signed_post("huge sequence inside payload is stored", 200, format!(r#"{{"noticeId":"hs","productId":3,"eventType":40,"payload":{{"sid":"x","sequence":{}}}}}"#, "9".repeat(40)).as_bytes()));
-    c.push(signed_post("huge notifyMs", 422, &with_field("notifyMs", json!(1e300), next())));
+    c.push(signed_post(
+        "huge notifyMs",
+        422,
+        &with_field("notifyMs", json!(1e300), next()),
+    ));
     // Wrong types in every envelope field.
     for (field, values) in [
-        ("noticeId", vec![json!(1), json!(true), json!([]), json!({}), json!(null), json!("")]),
-        ("productId", vec![json!("abc"), json!(true), json!([3]), json!({}), json!(null), json!(1.5), json!(-3), json!(4_294_967_296u64)]),
-        ("eventType", vec![json!("abc"), json!(false), json!([40]), json!({"a": 1}), json!(null), json!(40.5), json!(-1)]),
-        ("payload", vec![json!("x"), json!(1), json!([]), json!(null), json!(true)]),
-        ("notifyMs", vec![json!("soon"), json!([]), json!({}), json!(true)]),
+        (
+            "noticeId",
+            vec![
+                json!(1),
+                json!(true),
+                json!([]),
+                json!({}),
+                json!(null),
+                json!(""),
+            ],
+        ),
+        (
+            "productId",
+            vec![
+                json!("abc"),
+                json!(true),
+                json!([3]),
+                json!({}),
+                json!(null),
+                json!(1.5),
+                json!(-3),
+                json!(4_294_967_296u64),
+            ],
+        ),
+        (
+            "eventType",
+            vec![
+                json!("abc"),
+                json!(false),
+                json!([40]),
+                json!({"a": 1}),
+                json!(null),
+                json!(40.5),
+                json!(-1),
+            ],
+        ),
+        (
+            "payload",
+            vec![json!("x"), json!(1), json!([]), json!(null), json!(true)],
+        ),
+        (
+            "notifyMs",
+            vec![json!("soon"), json!([]), json!({}), json!(true)],
+        ),
         ("sid", vec![json!(1), json!([]), json!({})]),
     ] {
         for v in values {
-            c.push(signed_post(format!("{field} = {v}"), 422, &with_field(field, v, next())));
+            c.push(signed_post(
+                format!("{field} = {v}"),
+                422,
+                &with_field(field, v, next()),
+            ));
         }
     }
     // Lenient where Agora itself is inconsistent: stored.
-    c.push(signed_post("productId as numeric string", 200, &with_field("productId", json!("3"), next())));
-    c.push(signed_post("eventType as numeric string", 200, &with_field("eventType", json!("40"), next())));
-    c.push(signed_post("notifyMs as numeric string", 200, &with_field("notifyMs", json!("1700000000000"), next())));
+    c.push(signed_post(
+        "productId as numeric string",
+        200,
+        &with_field("productId", json!("3"), next()),
+    ));
+    c.push(signed_post(
+        "eventType as numeric string",
+        200,
+        &with_field("eventType", json!("40"), next()),
+    ));
+    c.push(signed_post(
+        "notifyMs as numeric string",
+        200,
+        &with_field("notifyMs", json!("1700000000000"), next()),
+    ));
     for (name, payload) in [
         ("cname object", json!({"cname": {"a": 1}, "sid": "s"})),
         ("sequence word", json!({"sid": "s", "sequence": "first"})),
         ("details array", json!({"sid": "s", "details": [1, 2]})),
         ("details string", json!({"sid": "s", "details": "x"})),
-        ("uid number", json!({"sid": "s", "uid": 12121212, "cname": "test_webhook"})),
+        (
+            "uid number",
+            json!({"sid": "s", "uid": 12121212, "cname": "test_webhook"}),
+        ),
         ("sid number in payload", json!({"sid": 5})),
         ("empty payload", json!({})),
     ] {
-        c.push(signed_post(format!("payload {name} is stored"), 200, &with_field("payload", payload, next())));
+        c.push(signed_post(
+            format!("payload {name} is stored"),
+            200,
+            &with_field("payload", payload, next()),
+        ));
     }
     // Arrays and other top-level shapes.
-    for (name, body) in [("empty array", "[]"), ("array of envelope", &format!("[{VALID}]")), ("number", "42"), ("string", "\"x\""), ("null", "null"), ("true", "true"), ("empty object", "{}")] {
-        c.push(signed_post(format!("top-level {name}"), 422, body.as_bytes()));
+    for (name, body) in [
+        ("empty array", "[]"),
+        ("array of envelope", &format!("[{VALID}]")),
+        ("number", "42"),
+        ("string", "\"x\""),
+        ("null", "null"),
+        ("true", "true"),
+        ("empty object", "{}"),
+    ] {
+        c.push(signed_post(
+            format!("top-level {name}"),
+            422,
+            body.as_bytes(),
+        ));
     }
     // Duplicate keys and enormous strings.
-    c.push(signed_post("duplicate keys", 200, br#"{"noticeId":"dk-1","noticeId":"dk-2","productId":3,"eventType":40,"payload":{}}"#));
-    c.push(signed_post("enormous string in payload", 200, &with_field("payload", json!({"sid": "s", "pad": "x".repeat(900_000)}), next())));
-    c.push(signed_post("many fields", 200, &with_field("payload", serde_json::Value::Object((0..5000).map(|i| (format!("k{i}"), json!(i))).collect()), next())));
+    c.push(signed_post(
+        "duplicate keys",
+        200,
+        br#"{"noticeId":"dk-1","noticeId":"dk-2","productId":3,"eventType":40,"payload":{}}"#,
+    ));
+    c.push(signed_post(
+        "enormous string in payload",
+        200,
+        &with_field(
+            "payload",
+            json!({"sid": "s", "pad": "x".repeat(900_000)}),
+            next(),
+        ),
+    ));
+    c.push(signed_post(
+        "many fields",
+        200,
+        &with_field(
+            "payload",
+            serde_json::Value::Object((0..5000).map(|i| (format!("k{i}"), json!(i))).collect()),
+            next(),
+        ),
+    ));
     // Content types (the signature is what counts).
-    for ct in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "", "application/json; charset=latin1"] {
+    for ct in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "",
+        "application/json; charset=latin1",
+    ] {
         let body = with_field("-", json!(null), next());
-        let mut h: Vec<(String, String)> = signed(SECRET, &body).into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let mut h: Vec<(String, String)> = signed(SECRET, &body)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
         if !ct.is_empty() {
             h.push(("Content-Type".into(), ct.into()));
         }
-        c.push(case(format!("content-type {ct:?}"), 200, vec![request("POST", "/ncs", &h, &body)]));
+        c.push(case(
+            format!("content-type {ct:?}"),
+            200,
+            vec![request("POST", "/ncs", &h, &body)],
+        ));
     }
     // Limits.
     let big = with_field("payload", json!({"pad": "x".repeat(1_100_000)}), next());
@@ -146,12 +348,20 @@ fn cases() -> Vec<Case> {
     let body = with_field("-", json!(null), next());
     let mut h = signed_headers(&body);
     h.push(("X-Padding".into(), "p".repeat(40_000)));
-    c.push(case("headers over the limit", 431, vec![request("POST", "/ncs", &h, &body)]));
+    c.push(case(
+        "headers over the limit",
+        431,
+        vec![request("POST", "/ncs", &h, &body)],
+    ));
     let mut h = signed_headers(&body);
     for i in 0..90 {
         h.push((format!("X-Many-{i}"), "v".repeat(300)));
     }
-    c.push(case("many headers over the limit", 431, vec![request("POST", "/ncs", &h, &body)]));
+    c.push(case(
+        "many headers over the limit",
+        431,
+        vec![request("POST", "/ncs", &h, &body)],
+    ));
     // A body that stalls: the whole-request deadline answers it.
     let mut stalled = case("stalled body", 408, vec![b"POST /ncs HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 100\r\n\r\n{\"noticeId\"".to_vec()]);
     stalled.pause = Duration::from_millis(10);
@@ -162,28 +372,98 @@ fn cases() -> Vec<Case> {
         ("no signature", vec![], 401),
         ("empty V2", vec![("Agora-Signature-V2", "")], 401),
         ("non-hex V2", vec![("Agora-Signature-V2", "zz")], 401),
-        ("V1 digest in V2", vec![("Agora-Signature-V2", "033c62f40f687675f17f0f41f91a40c71c0f134c")], 401),
-        ("wrong V1 only", vec![("Agora-Signature", "033c62f40f687675f17f0f41f91a40c71c0f134c")], 401),
-        ("sha256= prefix", vec![("Agora-Signature-V2", "sha256=00")], 401),
-        ("base64 signature", vec![("Agora-Signature-V2", "3pbaWs8DsAIaw7T6IiIbPqNvM6M=")], 401),
+        (
+            "V1 digest in V2",
+            vec![(
+                "Agora-Signature-V2",
+                "033c62f40f687675f17f0f41f91a40c71c0f134c",
+            )],
+            401,
+        ),
+        (
+            "wrong V1 only",
+            vec![(
+                "Agora-Signature",
+                "033c62f40f687675f17f0f41f91a40c71c0f134c",
+            )],
+            401,
+        ),
+        (
+            "sha256= prefix",
+            vec![("Agora-Signature-V2", "sha256=00")],
+            401,
+        ),
+        (
+            "base64 signature",
+            vec![("Agora-Signature-V2", "3pbaWs8DsAIaw7T6IiIbPqNvM6M=")],
+            401,
+        ),
     ] {
-        c.push(case(format!("signature: {name}"), status, vec![request("POST", "/ncs", &hdrs(&h), &body)]));
+        c.push(case(
+            format!("signature: {name}"),
+            status,
+            vec![request("POST", "/ncs", &hdrs(&h), &body)],
+        ));
     }
-    let upper: Vec<(String, String)> = signed(SECRET, &body).into_iter().map(|(k, v)| (k.to_string(), v.to_uppercase())).collect();
-    c.push(case("signature: uppercase hex", 200, vec![request("POST", "/ncs", &upper, &body)]));
-    c.push(case("unsigned malformed JSON", 401, vec![request("POST", "/ncs", &[], b"{oops")]));
-    c.push(case("unsigned array", 401, vec![request("POST", "/ncs", &[], b"[]")]));
-    c.push(case("unsigned over the limit", 413, vec![request("POST", "/ncs", &[], &big)]));
+    let upper: Vec<(String, String)> = signed(SECRET, &body)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_uppercase()))
+        .collect();
+    c.push(case(
+        "signature: uppercase hex",
+        200,
+        vec![request("POST", "/ncs", &upper, &body)],
+    ));
+    c.push(case(
+        "unsigned malformed JSON",
+        401,
+        vec![request("POST", "/ncs", &[], b"{oops")],
+    ));
+    c.push(case(
+        "unsigned array",
+        401,
+        vec![request("POST", "/ncs", &[], b"[]")],
+    ));
+    c.push(case(
+        "unsigned over the limit",
+        413,
+        vec![request("POST", "/ncs", &[], &big)],
+    ));
     // Methods and paths.
     for m in ["GET", "PUT", "DELETE", "PATCH", "OPTIONS"] {
-        c.push(case(format!("method {m} on ingest"), 405, vec![request(m, "/ncs", &[], b"")]));
+        c.push(case(
+            format!("method {m} on ingest"),
+            405,
+            vec![request(m, "/ncs", &[], b"")],
+        ));
     }
-    for p in ["/", "/NCS", "/ncs/extra", "/v1", "/v1/nothing", "/../etc/passwd", "/v1/events/%ff%fe"] {
+    for p in [
+        "/",
+        "/NCS",
+        "/ncs/extra",
+        "/v1",
+        "/v1/nothing",
+        "/../etc/passwd",
+        "/v1/events/%ff%fe",
+    ] {
         let want = if p == "/v1/events/%ff%fe" { 400 } else { 404 };
-        c.push(case(format!("path {p}"), want, vec![request("GET", p, &[], b"")]));
+        c.push(case(
+            format!("path {p}"),
+            want,
+            vec![request("GET", p, &[], b"")],
+        ));
     }
     let body = with_field("-", json!(null), next());
-    c.push(case("query string on ingest", 200, vec![request("POST", "/ncs?from=ncs", &signed_headers(&body), &body)]));
+    c.push(case(
+        "query string on ingest",
+        200,
+        vec![request(
+            "POST",
+            "/ncs?from=ncs",
+            &signed_headers(&body),
+            &body,
+        )],
+    ));
     let body = with_field("-", json!(null), next());
     let mut http10 = format!("POST /ncs HTTP/1.0\r\nContent-Length: {}\r\n", body.len());
     for (k, v) in signed_headers(&body) {
@@ -196,7 +476,11 @@ fn cases() -> Vec<Case> {
     let body = with_field("-", json!(null), next());
     let mut h = signed_headers(&body);
     h.push(("Expect".into(), "100-continue".into()));
-    c.push(case("Expect: 100-continue", 200, vec![request("POST", "/ncs", &h, &body)]));
+    c.push(case(
+        "Expect: 100-continue",
+        200,
+        vec![request("POST", "/ncs", &h, &body)],
+    ));
     c
 }
 
@@ -214,16 +498,33 @@ async fn hostile_requests_get_documented_json_answers() {
         };
         let body = res.json();
         if res.status != c.status {
-            failures.push(format!("{}: status {} (want {}) {}", c.name, res.status, c.status, String::from_utf8_lossy(&res.body)));
+            failures.push(format!(
+                "{}: status {} (want {}) {}",
+                c.name,
+                res.status,
+                c.status,
+                String::from_utf8_lossy(&res.body)
+            ));
         } else if res.status >= 500 {
             failures.push(format!("{}: server error {}", c.name, res.status));
         } else if res.status != 200 && !body["error"].is_string() {
-            failures.push(format!("{}: {} without a JSON error: {:?}", c.name, res.status, String::from_utf8_lossy(&res.body)));
+            failures.push(format!(
+                "{}: {} without a JSON error: {:?}",
+                c.name,
+                res.status,
+                String::from_utf8_lossy(&res.body)
+            ));
         } else if res.status == 200 && body["ok"] != true {
             failures.push(format!("{}: 200 without an ack body", c.name));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
     // Still healthy, still storing.
     assert_eq!(srv.get("/healthz").await.0, 200);
     let (status, _) = srv.post(VALID.as_bytes()).await;
@@ -237,7 +538,10 @@ async fn hostile_requests_get_documented_json_answers() {
         .iter()
         .filter(|c| (c.status == 400 || c.status == 422) && c.parts[0].starts_with(b"POST /ncs "))
         .count();
-    assert_eq!(quarantined, signed_bad, "every signed 400/422 body is quarantined");
+    assert_eq!(
+        quarantined, signed_bad,
+        "every signed 400/422 body is quarantined"
+    );
     srv.stop().await;
 }
 
@@ -254,13 +558,19 @@ async fn stalled_clients_do_not_delay_a_real_delivery() {
         }
     }
     // The real delivery must get through long before the stalled clients' header timeout.
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
     let body = VALID.as_bytes().to_vec();
     let mut req = client.post(format!("{}/ncs", srv.base)).body(body.clone());
     for (k, v) in signed(SECRET, &body) {
         req = req.header(k, v);
     }
-    let res = req.send().await.expect("a real delivery gets through while 300 clients stall");
+    let res = req
+        .send()
+        .await
+        .expect("a real delivery gets through while 300 clients stall");
     assert_eq!(res.status().as_u16(), 200);
     drop(stalled);
     srv.stop().await;

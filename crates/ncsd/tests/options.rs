@@ -33,8 +33,15 @@ async fn allow_list_refuses_other_networks() {
 async fn notify_window_refuses_stale_and_missing_notify_ms() {
     let srv = start(&["--max-notify-skew", "10m"]).await;
     let now = ncsd::ingest::now_ms();
-    assert_eq!(srv.post(&body_with_notify("fresh", Some(now - 1000))).await.0, 200);
-    let (status, err) = srv.post(&body_with_notify("stale", Some(now - 3_600_000))).await;
+    assert_eq!(
+        srv.post(&body_with_notify("fresh", Some(now - 1000)))
+            .await
+            .0,
+        200
+    );
+    let (status, err) = srv
+        .post(&body_with_notify("stale", Some(now - 3_600_000)))
+        .await;
     assert_eq!(status, 403);
     assert!(err["error"].as_str().unwrap().contains("--max-notify-skew"));
     assert_eq!(srv.post(&body_with_notify("none", None)).await.0, 403);
@@ -49,8 +56,18 @@ async fn notify_window_refuses_stale_and_missing_notify_ms() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_purges_old_sessions_in_the_background() {
     let srv = start(&["--retain", "1s"]).await;
-    assert_eq!(srv.post(&cr_body("r1", "old-session", 40, 0, json!({}))).await.0, 200);
-    assert_eq!(srv.post(br#"{"noticeId":"r2","productId":1,"eventType":101,"payload":{}}"#).await.0, 200);
+    assert_eq!(
+        srv.post(&cr_body("r1", "old-session", 40, 0, json!({})))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        srv.post(br#"{"noticeId":"r2","productId":1,"eventType":101,"payload":{}}"#)
+            .await
+            .0,
+        200
+    );
     let mut gone = false;
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -62,7 +79,10 @@ async fn retention_purges_old_sessions_in_the_background() {
     assert!(gone, "events older than --retain are purged");
     assert_eq!(srv.get("/v1/sessions/old-session").await.0, 404);
     // New deliveries are still taken while the purger runs.
-    assert_eq!(srv.post(&cr_body("r3", "new", 40, 0, json!({}))).await.0, 200);
+    assert_eq!(
+        srv.post(&cr_body("r3", "new", 40, 0, json!({}))).await.0,
+        200
+    );
     assert_eq!(srv.get("/v1/events/r3").await.0, 200);
     srv.stop().await;
 }
@@ -71,20 +91,42 @@ async fn retention_purges_old_sessions_in_the_background() {
 async fn purge_command_deletes_before_a_date() {
     let srv = start(&[]).await;
     for i in 0..3 {
-        srv.post(&cr_body(&format!("p{i}"), &format!("s{i}"), 40, 0, json!({}))).await;
+        srv.post(&cr_body(
+            &format!("p{i}"),
+            &format!("s{i}"),
+            40,
+            0,
+            json!({}),
+        ))
+        .await;
     }
-    let common::TestServer { dir, shutdown, handle, .. } = srv;
+    let common::TestServer {
+        dir,
+        shutdown,
+        handle,
+        ..
+    } = srv;
     shutdown.cancel();
     handle.await.unwrap().unwrap();
     let db = format!("sqlite://{}", dir.path().join("ncsd.db").display());
     let run = |before: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_ncsd")).args(["purge", "--database", &db, "--before", before]).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(env!("CARGO_BIN_EXE_ncsd"))
+            .args(["purge", "--database", &db, "--before", before])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).to_string()
     };
     assert!(run("2000-01-01").contains("purged 0 events"));
     assert!(run("0s").contains("purged 3 events"));
-    let bad = Command::new(env!("CARGO_BIN_EXE_ncsd")).args(["purge", "--database", &db, "--before", "someday"]).output().unwrap();
+    let bad = Command::new(env!("CARGO_BIN_EXE_ncsd"))
+        .args(["purge", "--database", &db, "--before", "someday"])
+        .output()
+        .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--before"));
     drop(dir);

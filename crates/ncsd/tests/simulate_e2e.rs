@@ -15,15 +15,39 @@ async fn every_session_matches_what_was_delivered() {
     let url = format!("{}/ncs", srv.base);
     let out = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_ncsd"))
-            .args(["simulate", "--url", &url, "--secret", SECRET, "--sessions", "30", "--concurrency", "8",
-                   "--shuffle", "--duplicates", "0.3", "--copies", "0.2", "--drop", "0.05",
-                   "--fail-rate", "0.1", "--seed", "7", "--json"])
+            .args([
+                "simulate",
+                "--url",
+                &url,
+                "--secret",
+                SECRET,
+                "--sessions",
+                "30",
+                "--concurrency",
+                "8",
+                "--shuffle",
+                "--duplicates",
+                "0.3",
+                "--copies",
+                "0.2",
+                "--drop",
+                "0.05",
+                "--fail-rate",
+                "0.1",
+                "--seed",
+                "7",
+                "--json",
+            ])
             .output()
             .unwrap()
     })
     .await
     .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let summary = &report["summary"];
     assert_eq!(summary["failed"], 0);
@@ -36,7 +60,12 @@ async fn every_session_matches_what_was_delivered() {
     let mut phases = BTreeSet::new();
     for sim in sessions {
         let sid = sim["sid"].as_str().unwrap();
-        let got: BTreeSet<i64> = sim["delivered_sequences"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+        let got: BTreeSet<i64> = sim["delivered_sequences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
         let (status, state) = srv.get(&format!("/v1/sessions/{sid}")).await;
         if got.is_empty() {
             assert_eq!(status, 404, "{sid}: nothing delivered, no session");
@@ -48,22 +77,56 @@ async fn every_session_matches_what_was_delivered() {
         let max = *got.iter().max().unwrap();
         assert_eq!(state["max_sequence"], max, "{sid}");
         let missing: Vec<i64> = (0..max).filter(|q| !got.contains(q)).collect();
-        assert_eq!(state["missing_sequences"], serde_json::json!(missing), "{sid}");
+        assert_eq!(
+            state["missing_sequences"],
+            serde_json::json!(missing),
+            "{sid}"
+        );
         assert_eq!(state["phase"], sim["expected_phase"], "{sid}");
         phases.insert(state["phase"].as_str().unwrap().to_string());
         if state["phase"] == "completed" {
-            assert_eq!(state["files"].as_array().unwrap().len() as u64, sim["files"].as_u64().unwrap(), "{sid}: files");
+            assert_eq!(
+                state["files"].as_array().unwrap().len() as u64,
+                sim["files"].as_u64().unwrap(),
+                "{sid}: files"
+            );
         }
         // The list endpoint agrees with the fold.
-        let (_, list) = srv.get(&format!("/v1/sessions?cname={}&limit=1000", sim["cname"].as_str().unwrap())).await;
-        let item = list["sessions"].as_array().unwrap().iter().find(|s| s["sid"] == sid).unwrap().clone();
+        let (_, list) = srv
+            .get(&format!(
+                "/v1/sessions?cname={}&limit=1000",
+                sim["cname"].as_str().unwrap()
+            ))
+            .await;
+        let item = list["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["sid"] == sid)
+            .unwrap()
+            .clone();
         assert_eq!(item["phase"], state["phase"], "{sid}: list phase");
-        assert_eq!(item["event_count"], state["event_count"], "{sid}: list count");
+        assert_eq!(
+            item["event_count"], state["event_count"],
+            "{sid}: list count"
+        );
         // The per-session event list has no copies and is in sequence order.
         let (_, events) = srv.get(&format!("/v1/sessions/{sid}/events")).await;
-        let seqs: Vec<i64> = events["events"].as_array().unwrap().iter().map(|e| e["sequence"].as_i64().unwrap()).collect();
-        assert_eq!(seqs, got.iter().copied().collect::<Vec<_>>(), "{sid}: events");
+        let seqs: Vec<i64> = events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["sequence"].as_i64().unwrap())
+            .collect();
+        assert_eq!(
+            seqs,
+            got.iter().copied().collect::<Vec<_>>(),
+            "{sid}: events"
+        );
     }
-    assert!(phases.contains("completed") && phases.contains("failed"), "{phases:?}");
+    assert!(
+        phases.contains("completed") && phases.contains("failed"),
+        "{phases:?}"
+    );
     srv.stop().await;
 }

@@ -22,7 +22,10 @@ async fn full_disk_gives_503_then_recovers_without_restart() {
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join("small");
     std::fs::create_dir(&mnt).unwrap();
-    let ok = Command::new("mount").args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"]).arg(&mnt).status();
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+        .arg(&mnt)
+        .status();
     if !matches!(ok, Ok(s) if s.success()) {
         if std::env::var("NCSD_SKIP_MOUNT_TESTS").as_deref() == Ok("1") {
             eprintln!("skipping: cannot mount a tmpfs (NCSD_SKIP_MOUNT_TESTS=1)");
@@ -42,7 +45,11 @@ async fn full_disk_gives_503_then_recovers_without_restart() {
     }
     // Fill the filesystem.
     let filler = mnt.join("filler");
-    let _ = Command::new("dd").args(["if=/dev/zero", "bs=64k"]).arg(format!("of={}", filler.display())).stderr(std::process::Stdio::null()).status();
+    let _ = Command::new("dd")
+        .args(["if=/dev/zero", "bs=64k"])
+        .arg(format!("of={}", filler.display()))
+        .stderr(std::process::Stdio::null())
+        .status();
     let mut refused = 0;
     for _ in 0..100 {
         let (id, (status, body)) = post(&srv, &mut i).await;
@@ -50,7 +57,10 @@ async fn full_disk_gives_503_then_recovers_without_restart() {
             200 => acked.push(id),
             503 => {
                 refused += 1;
-                assert!(body["error"].as_str().unwrap().contains("storage"), "{body}");
+                assert!(
+                    body["error"].as_str().unwrap().contains("storage"),
+                    "{body}"
+                );
             }
             other => panic!("unexpected {other}: {body}"),
         }
@@ -68,7 +78,11 @@ async fn full_disk_gives_503_then_recovers_without_restart() {
     acked.push(id);
     assert_eq!(srv.get("/healthz").await.0, 200);
     for id in &acked {
-        assert_eq!(srv.get(&format!("/v1/events/{id}")).await.0, 200, "{id} was acknowledged");
+        assert_eq!(
+            srv.get(&format!("/v1/events/{id}")).await.0,
+            200,
+            "{id} was acknowledged"
+        );
     }
     srv.stop().await;
 }
@@ -76,7 +90,13 @@ async fn full_disk_gives_503_then_recovers_without_restart() {
 async fn post(srv: &common::TestServer, i: &mut i64) -> (String, (u16, serde_json::Value)) {
     *i += 1;
     let id = format!("fill-{i}");
-    let body = cr_body(&id, "s", 43, *i, json!({"state": 0, "pad": "p".repeat(8 * 1024)}));
+    let body = cr_body(
+        &id,
+        "s",
+        43,
+        *i,
+        json!({"state": 0, "pad": "p".repeat(8 * 1024)}),
+    );
     let res = srv.post(&body).await;
     (id, res)
 }

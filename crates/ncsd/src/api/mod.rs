@@ -55,14 +55,18 @@ async fn health(State(st): State<AppState>) -> Response {
         Ok(()) => Json(json!({"status": "ok", "database": st.store.backend()})).into_response(),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "error": format!("database does not answer: {e}")})),
+            Json(
+                json!({"status": "unavailable", "error": format!("database does not answer: {e}")}),
+            ),
         )
             .into_response(),
     }
 }
 
 async fn require_token(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(expected) = &st.api_token else { return next.run(req).await };
+    let Some(expected) = &st.api_token else {
+        return next.run(req).await;
+    };
     let given = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -71,23 +75,33 @@ async fn require_token(State(st): State<AppState>, req: Request, next: Next) -> 
         .map(str::trim);
     match given {
         Some(t) if bool::from(t.as_bytes().ct_eq(expected.as_bytes())) => next.run(req).await,
-        Some(_) => ApiError::new(StatusCode::UNAUTHORIZED, "API token does not match").into_response(),
+        Some(_) => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "API token does not match").into_response()
+        }
         None => {
             let mut res = ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "this API needs `Authorization: Bearer <token>` (the --api-token value)",
             )
             .into_response();
-            res.headers_mut().insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static"));
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static"));
             res
         }
     }
 }
 
 pub async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this path")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed on this path",
+    )
 }
 
 pub async fn not_found(req: Request) -> ApiError {
-    ApiError::not_found(format!("no such endpoint: {} {}", req.method(), req.uri().path()))
+    ApiError::not_found(format!(
+        "no such endpoint: {} {}",
+        req.method(),
+        req.uri().path()
+    ))
 }

@@ -30,7 +30,9 @@ pub fn limit(v: Option<i64>) -> ApiResult<i64> {
 
 /// A time filter: Unix milliseconds, or an RFC 3339 date-time such as 2026-11-27T10:00:00Z.
 pub fn time_ms(name: &str, v: Option<&str>) -> ApiResult<Option<i64>> {
-    let Some(v) = v.filter(|s| !s.is_empty()) else { return Ok(None) };
+    let Some(v) = v.filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
     if let Ok(ms) = v.parse::<i64>() {
         return Ok(Some(ms));
     }

@@ -13,10 +13,16 @@ pub fn body_json(e: &EventRecord) -> Value {
 
 pub fn event_json(e: &EventRecord) -> Value {
     let body = body_json(e);
-    let details = body.get("payload").and_then(|p| p.get("details")).cloned().unwrap_or(Value::Null);
+    let details = body
+        .get("payload")
+        .and_then(|p| p.get("details"))
+        .cloned()
+        .unwrap_or(Value::Null);
     let headers: Value = serde_json::from_str(&e.headers).unwrap_or(Value::Null);
     let event_name = if e.product_id == 3 {
-        u32::try_from(e.event_type).ok().and_then(agora_ncs::event_name)
+        u32::try_from(e.event_type)
+            .ok()
+            .and_then(agora_ncs::event_name)
     } else {
         None
     };
@@ -53,7 +59,11 @@ pub fn stored_event(e: &EventRecord) -> Option<StoredEvent> {
         uid: e.uid.clone(),
         cname: e.cname.clone(),
         sid: e.sid.clone()?,
-        details: body.get("payload").and_then(|p| p.get("details")).cloned().unwrap_or(Value::Null),
+        details: body
+            .get("payload")
+            .and_then(|p| p.get("details"))
+            .cloned()
+            .unwrap_or(Value::Null),
         received_at_ms: e.received_at_ms,
     })
 }

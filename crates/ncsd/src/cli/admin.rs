@@ -11,7 +11,11 @@ use crate::store::{self, EventQuery, ImportBatch, ImportCounts};
 #[derive(Debug, Args)]
 pub struct PurgeArgs {
     /// Storage URL, as for `serve`.
-    #[arg(long = "database", env = "NCSD_DATABASE_URL", default_value = "sqlite://ncsd.db")]
+    #[arg(
+        long = "database",
+        env = "NCSD_DATABASE_URL",
+        default_value = "sqlite://ncsd.db"
+    )]
     pub database_url: String,
     /// Delete what is older than this: an RFC 3339 time (2026-01-31T00:00:00Z), a date
     /// (2026-01-31), Unix milliseconds, or an age such as `30d`.
@@ -28,9 +32,15 @@ pub fn parse_before(s: &str, now: i64) -> anyhow::Result<i64> {
     if let Ok(age) = humantime::parse_duration(s) {
         return Ok(now - age.as_millis() as i64);
     }
-    let full = if s.len() == 10 { format!("{s}T00:00:00Z") } else { s.to_string() };
+    let full = if s.len() == 10 {
+        format!("{s}T00:00:00Z")
+    } else {
+        s.to_string()
+    };
     let t = humantime::parse_rfc3339_weak(&full).map_err(|_| {
-        anyhow::anyhow!("--before {s:?}: use 2026-01-31, 2026-01-31T00:00:00Z, Unix ms, or an age like 30d")
+        anyhow::anyhow!(
+            "--before {s:?}: use 2026-01-31, 2026-01-31T00:00:00Z, Unix ms, or an age like 30d"
+        )
     })?;
     Ok(t.duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64)
 }
@@ -71,10 +81,23 @@ pub async fn copy(a: CopyArgs) -> anyhow::Result<ExitCode> {
     let mut read = ImportCounts::default();
     let mut after = 0;
     loop {
-        let events = from.events(&EventQuery { after, limit: a.batch, ..Default::default() }).await?;
-        let Some(last) = events.last().map(|e| e.seq) else { break };
+        let events = from
+            .events(&EventQuery {
+                after,
+                limit: a.batch,
+                ..Default::default()
+            })
+            .await?;
+        let Some(last) = events.last().map(|e| e.seq) else {
+            break;
+        };
         read.events += events.len() as u64;
-        let n = to.import(ImportBatch { events, ..Default::default() }).await?;
+        let n = to
+            .import(ImportBatch {
+                events,
+                ..Default::default()
+            })
+            .await?;
         copied.events += n.events;
         bar.set_position(last as u64);
         after = last;
@@ -82,17 +105,33 @@ pub async fn copy(a: CopyArgs) -> anyhow::Result<ExitCode> {
     let mut after = 0;
     loop {
         let deliveries = from.repeat_deliveries(after, a.batch).await?;
-        let Some(last) = deliveries.last().map(|d| d.id) else { break };
+        let Some(last) = deliveries.last().map(|d| d.id) else {
+            break;
+        };
         read.deliveries += deliveries.len() as u64;
-        copied.deliveries += to.import(ImportBatch { deliveries, ..Default::default() }).await?.deliveries;
+        copied.deliveries += to
+            .import(ImportBatch {
+                deliveries,
+                ..Default::default()
+            })
+            .await?
+            .deliveries;
         after = last;
     }
     let mut after = 0;
     loop {
         let quarantine = from.quarantined(after, a.batch).await?;
-        let Some(last) = quarantine.last().map(|q| q.id) else { break };
+        let Some(last) = quarantine.last().map(|q| q.id) else {
+            break;
+        };
         read.quarantine += quarantine.len() as u64;
-        copied.quarantine += to.import(ImportBatch { quarantine, ..Default::default() }).await?.quarantine;
+        copied.quarantine += to
+            .import(ImportBatch {
+                quarantine,
+                ..Default::default()
+            })
+            .await?
+            .quarantine;
         after = last;
     }
     bar.finish_and_clear();
@@ -112,7 +151,10 @@ mod tests {
         assert_eq!(parse_before("1000", 0).unwrap(), 1000);
         assert_eq!(parse_before("1970-01-02", 0).unwrap(), 86_400_000);
         assert_eq!(parse_before("1970-01-01T00:00:01Z", 0).unwrap(), 1000);
-        assert_eq!(parse_before("1d", 100_000_000).unwrap(), 100_000_000 - 86_400_000);
+        assert_eq!(
+            parse_before("1d", 100_000_000).unwrap(),
+            100_000_000 - 86_400_000
+        );
         assert!(parse_before("last tuesday", 0).is_err());
     }
 }

@@ -21,7 +21,11 @@ pub struct ExplainArgs {
 pub fn run(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     let Some(kind) = CodeKind::from_name(&a.kind) else {
         let names: Vec<&str> = CodeKind::all().iter().map(|k| k.name()).collect();
-        anyhow::bail!("unknown code kind {:?}; use one of: {}", a.kind, names.join(", "));
+        anyhow::bail!(
+            "unknown code kind {:?}; use one of: {}",
+            a.kind,
+            names.join(", ")
+        );
     };
     if kind == CodeKind::LeaveCode {
         let reasons: Vec<_> = leave_reasons(a.value)
@@ -32,8 +36,14 @@ pub fn run(a: ExplainArgs) -> anyhow::Result<ExitCode> {
             })
             .collect();
         if a.json {
-            let list: Vec<_> = reasons.iter().map(|(n, d)| json!({"name": n, "description": d})).collect();
-            println!("{}", json!({"kind": kind.name(), "value": a.value, "reasons": list}));
+            let list: Vec<_> = reasons
+                .iter()
+                .map(|(n, d)| json!({"name": n, "description": d}))
+                .collect();
+            println!(
+                "{}",
+                json!({"kind": kind.name(), "value": a.value, "reasons": list})
+            );
         } else {
             println!("leave-code {} =", a.value);
             for (n, d) in reasons {
@@ -48,12 +58,23 @@ pub fn run(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     }
     let description = describe(kind, a.value);
     if a.json {
-        println!("{}", json!({"kind": kind.name(), "value": a.value, "description": description}));
+        println!(
+            "{}",
+            json!({"kind": kind.name(), "value": a.value, "description": description})
+        );
     } else {
         match description {
             Some(d) => println!("{} {}: {d}", kind.name(), a.value),
-            None => println!("{} {}: not in Agora's documented table", kind.name(), a.value),
+            None => println!(
+                "{} {}: not in Agora's documented table",
+                kind.name(),
+                a.value
+            ),
         }
     }
-    Ok(if description.is_some() { ExitCode::SUCCESS } else { ExitCode::from(3) })
+    Ok(if description.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
 }

@@ -30,11 +30,20 @@ impl ApiArgs {
         if let Some(t) = &self.api_token {
             req = req.bearer_auth(t.0.expose());
         }
-        let res = req.send().await.with_context(|| format!("cannot reach {url}"))?;
+        let res = req
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {url}"))?;
         let status = res.status();
-        let body: Value = res.json().await.with_context(|| format!("{url} did not answer JSON"))?;
+        let body: Value = res
+            .json()
+            .await
+            .with_context(|| format!("{url} did not answer JSON"))?;
         if !status.is_success() {
-            anyhow::bail!("{url}: {status}: {}", body["error"].as_str().unwrap_or("error"));
+            anyhow::bail!(
+                "{url}: {status}: {}",
+                body["error"].as_str().unwrap_or("error")
+            );
         }
         Ok(body)
     }
@@ -64,7 +73,9 @@ fn text(v: &Value) -> String {
 fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -83,11 +94,18 @@ pub async fn sessions(a: SessionsArgs) -> anyhow::Result<ExitCode> {
         println!("{body}");
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<34} {:<16} {:<10} {:>6} {:>15}", "SID", "CNAME", "PHASE", "EVENTS", "LAST ACTIVITY");
+    println!(
+        "{:<34} {:<16} {:<10} {:>6} {:>15}",
+        "SID", "CNAME", "PHASE", "EVENTS", "LAST ACTIVITY"
+    );
     for s in body["sessions"].as_array().into_iter().flatten() {
         println!(
             "{:<34} {:<16} {:<10} {:>6} {:>15}",
-            text(&s["sid"]), text(&s["cname"]), text(&s["phase"]), text(&s["event_count"]), text(&s["last_activity_ms"])
+            text(&s["sid"]),
+            text(&s["cname"]),
+            text(&s["phase"]),
+            text(&s["event_count"]),
+            text(&s["last_activity_ms"])
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -103,28 +121,44 @@ pub struct SessionArgs {
 
 pub async fn session(a: SessionArgs) -> anyhow::Result<ExitCode> {
     let state = a.api.get(&format!("/v1/sessions/{}", enc(&a.sid))).await?;
-    let events = a.api.get(&format!("/v1/sessions/{}/events", enc(&a.sid))).await?;
+    let events = a
+        .api
+        .get(&format!("/v1/sessions/{}/events", enc(&a.sid)))
+        .await?;
     if a.api.json {
-        println!("{}", serde_json::json!({"session": state, "events": events["events"]}));
+        println!(
+            "{}",
+            serde_json::json!({"session": state, "events": events["events"]})
+        );
         return Ok(ExitCode::SUCCESS);
     }
     println!(
         "session {}  cname {}  phase {}  events {}  missing {}",
-        text(&state["sid"]), text(&state["cname"]), text(&state["phase"]),
-        text(&state["event_count"]), text(&state["missing_sequences"])
+        text(&state["sid"]),
+        text(&state["cname"]),
+        text(&state["phase"]),
+        text(&state["event_count"]),
+        text(&state["missing_sequences"])
     );
     let mut expected = 0i64;
     for e in events["events"].as_array().into_iter().flatten() {
         if let Some(seq) = e["sequence"].as_i64() {
             if seq > expected {
-                let gap = if seq - expected == 1 { format!("{expected}") } else { format!("{expected}-{}", seq - 1) };
+                let gap = if seq - expected == 1 {
+                    format!("{expected}")
+                } else {
+                    format!("{expected}-{}", seq - 1)
+                };
                 println!("  ~~ gap: sequence {gap} never arrived");
             }
             expected = expected.max(seq + 1);
         }
         println!(
             "  #{:<4} {:>15}  {:>4} {:<40} {}",
-            text(&e["sequence"]), text(&e["sendts"]), text(&e["event_type"]), text(&e["event_name"]),
+            text(&e["sequence"]),
+            text(&e["sendts"]),
+            text(&e["event_type"]),
+            text(&e["event_name"]),
             e["details"].to_string()
         );
     }
@@ -149,8 +183,13 @@ pub struct EventsArgs {
 fn event_line(e: &Value) -> String {
     format!(
         "{:>8} {:<34} {:>4} {:<36} sid={} seq={} deliveries={}",
-        text(&e["cursor"]), text(&e["notice_id"]), text(&e["event_type"]), text(&e["event_name"]),
-        text(&e["sid"]), text(&e["sequence"]), text(&e["deliveries"])
+        text(&e["cursor"]),
+        text(&e["notice_id"]),
+        text(&e["event_type"]),
+        text(&e["event_name"]),
+        text(&e["sid"]),
+        text(&e["sequence"]),
+        text(&e["deliveries"])
     )
 }
 
@@ -226,7 +265,13 @@ async fn follow(api: &ApiArgs) -> anyhow::Result<ExitCode> {
                 } else if kind == "event" {
                     println!("{}", event_line(&v));
                 } else {
-                    println!("{:>8} session {} is {} ({} events)", "", text(&v["sid"]), text(&v["phase"]), text(&v["event_count"]));
+                    println!(
+                        "{:>8} session {} is {} ({} events)",
+                        "",
+                        text(&v["sid"]),
+                        text(&v["phase"]),
+                        text(&v["event_count"])
+                    );
                 }
             }
         }

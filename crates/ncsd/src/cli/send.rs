@@ -14,7 +14,11 @@ use crate::config::SecretArg;
 #[derive(Debug, Args)]
 pub struct SendArgs {
     /// NCS endpoint, e.g. http://127.0.0.1:8080/ncs
-    #[arg(long, env = "NCSD_URL_INGEST", default_value = "http://127.0.0.1:8080/ncs")]
+    #[arg(
+        long,
+        env = "NCSD_URL_INGEST",
+        default_value = "http://127.0.0.1:8080/ncs"
+    )]
     pub url: String,
     /// Secret to sign with.
     #[arg(long, env = "NCSD_SECRET", hide_env_values = true)]
@@ -27,15 +31,24 @@ pub struct SendArgs {
 }
 
 pub async fn run(a: SendArgs) -> anyhow::Result<ExitCode> {
-    let client = reqwest::Client::builder().danger_accept_invalid_certs(a.insecure).build()?;
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(a.insecure)
+        .build()?;
     let inputs: Vec<(String, Vec<u8>)> = if a.files.is_empty() || a.files == [PathBuf::from("-")] {
         let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf).context("cannot read stdin")?;
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("cannot read stdin")?;
         vec![("-".into(), buf)]
     } else {
         a.files
             .iter()
-            .map(|p| Ok((p.display().to_string(), std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?)))
+            .map(|p| {
+                Ok((
+                    p.display().to_string(),
+                    std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
+                ))
+            })
             .collect::<anyhow::Result<_>>()?
     };
     let mut all_ok = true;
@@ -44,7 +57,11 @@ pub async fn run(a: SendArgs) -> anyhow::Result<ExitCode> {
         all_ok &= status == 200;
         println!("{name}: {status} {text}");
     }
-    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// POST one body signed with both NCS headers; returns the status and response text.

@@ -17,12 +17,22 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<ExitCode> {
         tracing::warn!("no secret configured: accepting UNSIGNED deliveries (--allow-unsigned)");
     }
     let store = crate::store::open(&cfg.database_url).await?;
-    let main = TcpListener::bind(cfg.listen).await.with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let main = TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let api = match cfg.api_listen {
-        Some(a) => Some(TcpListener::bind(a).await.with_context(|| format!("cannot listen on {a}"))?),
+        Some(a) => Some(
+            TcpListener::bind(a)
+                .await
+                .with_context(|| format!("cannot listen on {a}"))?,
+        ),
         None => None,
     };
-    let scheme = if cfg.tls_cert.is_some() { "https" } else { "http" };
+    let scheme = if cfg.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     tracing::info!(
         "ncsd listening on {scheme}://{}{} (storage: {})",
         main.local_addr()?,

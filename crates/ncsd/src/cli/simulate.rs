@@ -18,7 +18,11 @@ use crate::simulate::{deliver::deliver, generate_session, plan, Faults, Mode};
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
     /// NCS endpoint to deliver to.
-    #[arg(long, env = "NCSD_URL_INGEST", default_value = "http://127.0.0.1:8080/ncs")]
+    #[arg(
+        long,
+        env = "NCSD_URL_INGEST",
+        default_value = "http://127.0.0.1:8080/ncs"
+    )]
     pub url: String,
     /// Secret to sign with.
     #[arg(long, env = "NCSD_SECRET", hide_env_values = true)]
@@ -45,7 +49,11 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 0.0)]
     pub fail_rate: f64,
     /// Recording modes to mix: composite, individual, web.
-    #[arg(long, value_delimiter = ',', default_value = "composite,individual,web")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "composite,individual,web"
+    )]
     pub modes: Vec<String>,
     /// Random seed, for a reproducible run.
     #[arg(long)]
@@ -71,7 +79,12 @@ fn parse_modes(names: &[String]) -> anyhow::Result<Vec<Mode>> {
 }
 
 pub async fn run(a: SimulateArgs) -> anyhow::Result<ExitCode> {
-    for (name, v) in [("duplicates", a.duplicates), ("copies", a.copies), ("drop", a.drop), ("fail-rate", a.fail_rate)] {
+    for (name, v) in [
+        ("duplicates", a.duplicates),
+        ("copies", a.copies),
+        ("drop", a.drop),
+        ("fail-rate", a.fail_rate),
+    ] {
         if !(0.0..=1.0).contains(&v) {
             anyhow::bail!("--{name} must be between 0 and 1, got {v}");
         }
@@ -87,17 +100,36 @@ pub async fn run(a: SimulateArgs) -> anyhow::Result<ExitCode> {
             generate_session(&mut rng, mode, fails, start + i as i64 * 10)
         })
         .collect();
-    let faults = Faults { duplicates: a.duplicates, copies: a.copies, drop: a.drop, shuffle: a.shuffle };
+    let faults = Faults {
+        duplicates: a.duplicates,
+        copies: a.copies,
+        drop: a.drop,
+        shuffle: a.shuffle,
+    };
     let planned = plan(&mut rng, &sessions, faults);
     let total = planned.deliveries.len() as u64;
-    let bar = if a.json { ProgressBar::hidden() } else { ProgressBar::new(total) };
+    let bar = if a.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total)
+    };
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} deliveries {per_sec} eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let client = reqwest::Client::builder().danger_accept_invalid_certs(a.insecure).build()?;
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(a.insecure)
+        .build()?;
     let began = Instant::now();
-    let tally = deliver(client, &a.url, &a.secret.0, planned.deliveries, a.concurrency, bar).await;
+    let tally = deliver(
+        client,
+        &a.url,
+        &a.secret.0,
+        planned.deliveries,
+        a.concurrency,
+        bar,
+    )
+    .await;
     let secs = began.elapsed().as_secs_f64();
     let events: usize = sessions.iter().map(|s| s.events.len()).sum();
     let summary = json!({
@@ -136,5 +168,9 @@ pub async fn run(a: SimulateArgs) -> anyhow::Result<ExitCode> {
             summary["copies_recognised"], summary["retries"], summary["failed"]
         );
     }
-    Ok(if tally.failed.load(Ordering::Relaxed) == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if tally.failed.load(Ordering::Relaxed) == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -19,7 +19,13 @@ pub fn content_key(
     let mut canonical = String::new();
     write_canonical(details, &mut canonical);
     let mut h = Sha256::new();
-    for part in [sid, uid.unwrap_or(""), &event_type.to_string(), &sequence.to_string(), &canonical] {
+    for part in [
+        sid,
+        uid.unwrap_or(""),
+        &event_type.to_string(),
+        &sequence.to_string(),
+        &canonical,
+    ] {
         h.update((part.len() as u64).to_be_bytes());
         h.update(part.as_bytes());
     }
@@ -65,10 +71,34 @@ mod tests {
 
     #[test]
     fn key_ignores_key_order_but_not_content() {
-        let a = content_key(Some("s"), Some("1"), 43, Some(4), &json!({"state": 0, "streamUid": "7"}));
-        let b = content_key(Some("s"), Some("1"), 43, Some(4), &json!({"streamUid": "7", "state": 0}));
-        let c = content_key(Some("s"), Some("1"), 43, Some(4), &json!({"streamUid": "7", "state": 1}));
-        let d = content_key(Some("s"), Some("2"), 43, Some(4), &json!({"streamUid": "7", "state": 0}));
+        let a = content_key(
+            Some("s"),
+            Some("1"),
+            43,
+            Some(4),
+            &json!({"state": 0, "streamUid": "7"}),
+        );
+        let b = content_key(
+            Some("s"),
+            Some("1"),
+            43,
+            Some(4),
+            &json!({"streamUid": "7", "state": 0}),
+        );
+        let c = content_key(
+            Some("s"),
+            Some("1"),
+            43,
+            Some(4),
+            &json!({"streamUid": "7", "state": 1}),
+        );
+        let d = content_key(
+            Some("s"),
+            Some("2"),
+            43,
+            Some(4),
+            &json!({"streamUid": "7", "state": 0}),
+        );
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_ne!(a, d);
@@ -78,6 +108,9 @@ mod tests {
     #[test]
     fn no_key_without_sid_or_sequence() {
         assert_eq!(content_key(None, Some("1"), 40, Some(0), &json!({})), None);
-        assert_eq!(content_key(Some("s"), Some("1"), 40, None, &json!({})), None);
+        assert_eq!(
+            content_key(Some("s"), Some("1"), 40, None, &json!({})),
+            None
+        );
     }
 }

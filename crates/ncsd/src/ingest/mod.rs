@@ -32,7 +32,10 @@ pub struct IngestState {
 }
 
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 pub async fn handle(
@@ -87,8 +90,10 @@ pub async fn handle(
                 })
                 .await?;
             tracing::warn!(quarantine_id = id, reason = %reason, "quarantined a signed body");
-            return Err(ApiError::new(status, format!("not a valid NCS notification: {reason}"))
-                .with("quarantine_id", id));
+            return Err(
+                ApiError::new(status, format!("not a valid NCS notification: {reason}"))
+                    .with("quarantine_id", id),
+            );
         }
     };
     if let Some(skew) = st.max_notify_skew {
@@ -113,7 +118,11 @@ pub async fn handle(
 
 /// Replay bound (`--max-notify-skew`): `notifyMs` is inside the signed body, so a captured
 /// request cannot be re-sent with a fresh one.
-fn check_notify_window(notify_ms: Option<i64>, now: i64, skew: std::time::Duration) -> ApiResult<()> {
+fn check_notify_window(
+    notify_ms: Option<i64>,
+    now: i64,
+    skew: std::time::Duration,
+) -> ApiResult<()> {
     let skew_ms = skew.as_millis() as i64;
     match notify_ms {
         Some(t) if (now - t).abs() <= skew_ms => Ok(()),
@@ -140,16 +149,26 @@ fn too_large(max: usize) -> ApiError {
 async fn read_body(body: Body, max: usize) -> ApiResult<bytes::Bytes> {
     match http_body_util::Limited::new(body, max).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
             Err(too_large(max))
         }
-        Err(e) => Err(ApiError::bad_request(format!("could not read the request body: {e}"))),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "could not read the request body: {e}"
+        ))),
     }
 }
 
 /// What the store needs from a parsed envelope: the columns it indexes on, the redundant-copy
 /// key, and the session-summary bits.
-pub fn to_delivery(env: &Envelope, body: Vec<u8>, headers: String, received_at_ms: i64) -> NewDelivery {
+pub fn to_delivery(
+    env: &Envelope,
+    body: Vec<u8>,
+    headers: String,
+    received_at_ms: i64,
+) -> NewDelivery {
     let mut d = NewDelivery {
         notice_id: env.notice_id.clone(),
         product_id: i64::from(env.product_id),

@@ -13,7 +13,12 @@ pub enum Verdict {
     Rejected(&'static str),
 }
 
-pub fn check(headers: &HeaderMap, secrets: &[Secret], allow_unsigned: bool, body: &[u8]) -> Verdict {
+pub fn check(
+    headers: &HeaderMap,
+    secrets: &[Secret],
+    allow_unsigned: bool,
+    body: &[u8],
+) -> Verdict {
     let (alg, value) = if let Some(v) = headers.get(HEADER_V2) {
         (Algorithm::Sha256, v)
     } else if let Some(v) = headers.get(HEADER_V1) {
@@ -36,7 +41,9 @@ pub fn check(headers: &HeaderMap, secrets: &[Secret], allow_unsigned: bool, body
     match verify(alg, secrets, body, value) {
         Ok(_) => Verdict::Verified(alg),
         Err(_) => Verdict::Rejected(match alg {
-            Algorithm::Sha256 => "Agora-Signature-V2 does not match the body for any configured secret",
+            Algorithm::Sha256 => {
+                "Agora-Signature-V2 does not match the body for any configured secret"
+            }
             Algorithm::Sha1 => "Agora-Signature does not match the body for any configured secret",
         }),
     }

@@ -154,16 +154,17 @@ async fn serve_connection(
     limits: Limits,
     conn: Arc<Conn>,
 ) {
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-        req.extensions_mut().insert(ConnectInfo(peer));
-        let busy = Busy::new(&conn);
-        let call = app.clone().oneshot(req);
-        async move {
-            let res = call.await;
-            drop(busy);
-            res
-        }
-    });
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            let busy = Busy::new(&conn);
+            let call = app.clone().oneshot(req);
+            async move {
+                let res = call.await;
+                drop(busy);
+                res
+            }
+        });
     let result = match tls {
         None => {
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);

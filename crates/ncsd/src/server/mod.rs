@@ -39,7 +39,10 @@ pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> 
         max_notify_skew: cfg.max_notify_skew,
     });
     let ingest = Router::new()
-        .route(&cfg.path, post(ingest::handle).fallback(ingest_method_not_allowed))
+        .route(
+            &cfg.path,
+            post(ingest::handle).fallback(ingest_method_not_allowed),
+        )
         .with_state(ingest_state);
     let api = api::router(AppState {
         store,
@@ -50,13 +53,23 @@ pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> 
     let max_header_bytes = cfg.max_header_bytes;
     let finish = |r: Router| {
         r.fallback(api::not_found)
-            .layer(middleware::from_fn(move |req, next| deadline(timeout, req, next)))
-            .layer(middleware::from_fn(move |req, next| header_limit(max_header_bytes, req, next)))
+            .layer(middleware::from_fn(move |req, next| {
+                deadline(timeout, req, next)
+            }))
+            .layer(middleware::from_fn(move |req, next| {
+                header_limit(max_header_bytes, req, next)
+            }))
     };
     if cfg.api_listen.is_some() {
-        Apps { main: finish(ingest), api: Some(finish(api)) }
+        Apps {
+            main: finish(ingest),
+            api: Some(finish(api)),
+        }
     } else {
-        Apps { main: finish(ingest.merge(api)), api: None }
+        Apps {
+            main: finish(ingest.merge(api)),
+            api: None,
+        }
     }
 }
 
@@ -66,14 +79,19 @@ async fn ingest_method_not_allowed() -> Response {
         "NCS notifications are delivered with POST on this path",
     )
     .into_response();
-    res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+    res.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
     res
 }
 
 /// Total header size cap, answered with a JSON 431 (hyper's own limit, far higher, would answer
 /// without a body).
 async fn header_limit(max: usize, req: Request, next: Next) -> Response {
-    let size: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    let size: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
     if size > max {
         return ApiError::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -119,7 +137,11 @@ pub async fn run(
         header_timeout: Duration::from_millis(cfg.header_timeout_ms),
     };
     if let Some(retain) = cfg.retain {
-        tokio::spawn(crate::retention::run(store_for_retention.clone(), retain, shutdown.clone()));
+        tokio::spawn(crate::retention::run(
+            store_for_retention.clone(),
+            retain,
+            shutdown.clone(),
+        ));
     }
     let main = listener::serve(main_listener, apps.main, tls, limits, shutdown.clone());
     match (apps.api, api_listener) {

@@ -9,15 +9,22 @@ use tokio_rustls::TlsAcceptor;
 
 pub fn acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
     let certs = rustls_pemfile::certs(&mut std::io::BufReader::new(
-        std::fs::File::open(cert).with_context(|| format!("cannot open --tls-cert {}", cert.display()))?,
+        std::fs::File::open(cert)
+            .with_context(|| format!("cannot open --tls-cert {}", cert.display()))?,
     ))
     .collect::<Result<Vec<_>, _>>()
-    .with_context(|| format!("--tls-cert {} is not a PEM certificate chain", cert.display()))?;
+    .with_context(|| {
+        format!(
+            "--tls-cert {} is not a PEM certificate chain",
+            cert.display()
+        )
+    })?;
     if certs.is_empty() {
         anyhow::bail!("--tls-cert {} holds no certificate", cert.display());
     }
     let key = rustls_pemfile::private_key(&mut std::io::BufReader::new(
-        std::fs::File::open(key).with_context(|| format!("cannot open --tls-key {}", key.display()))?,
+        std::fs::File::open(key)
+            .with_context(|| format!("cannot open --tls-key {}", key.display()))?,
     ))
     .with_context(|| format!("--tls-key {} is not a PEM private key", key.display()))?
     .with_context(|| format!("--tls-key {} holds no private key", key.display()))?;

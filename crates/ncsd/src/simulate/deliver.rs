@@ -34,8 +34,14 @@ pub async fn deliver(
     let queue = Arc::new(Mutex::new(deliveries.into_iter()));
     let mut workers = Vec::new();
     for _ in 0..concurrency.max(1) {
-        let (queue, tally, client, url, secret, progress) =
-            (queue.clone(), tally.clone(), client.clone(), url.to_string(), secret.clone(), progress.clone());
+        let (queue, tally, client, url, secret, progress) = (
+            queue.clone(),
+            tally.clone(),
+            client.clone(),
+            url.to_string(),
+            secret.clone(),
+            progress.clone(),
+        );
         workers.push(tokio::spawn(async move {
             loop {
                 let next = queue.lock().await.next();
@@ -52,7 +58,13 @@ pub async fn deliver(
     tally
 }
 
-async fn send_one(client: &reqwest::Client, url: &str, secret: &Secret, d: Delivery, tally: &Tally) {
+async fn send_one(
+    client: &reqwest::Client,
+    url: &str,
+    secret: &Secret,
+    d: Delivery,
+    tally: &Tally,
+) {
     for attempt in 0..4u32 {
         if attempt > 0 {
             tally.retries.fetch_add(1, Ordering::Relaxed);

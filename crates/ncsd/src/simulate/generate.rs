@@ -46,7 +46,13 @@ impl Builder {
     fn push(&mut self, event_type: u32, service_type: i64, details: Value) {
         let sequence = self.events.len() as i64;
         let sendts = self.start + sequence * 1000;
-        self.events.push(SimEvent { event_type, sequence, sendts, service_type, details });
+        self.events.push(SimEvent {
+            event_type,
+            sequence,
+            sendts,
+            service_type,
+            details,
+        });
     }
 }
 
@@ -61,46 +67,114 @@ fn msg(name: &str, fields: Value) -> Value {
 }
 
 pub fn generate_session<R: Rng>(rng: &mut R, mode: Mode, fails: bool, start_ms: i64) -> SimSession {
-    let sid: String = (0..32).map(|_| format!("{:x}", rng.random_range(0..16u8))).collect();
+    let sid: String = (0..32)
+        .map(|_| format!("{:x}", rng.random_range(0..16u8)))
+        .collect();
     let cname = format!("room-{}", rng.random_range(1..=50));
     let uid = rng.random_range(100_000..999_999u32).to_string();
-    let mut b = Builder { start: start_ms, events: Vec::new() };
+    let mut b = Builder {
+        start: start_ms,
+        events: Vec::new(),
+    };
     let users: Vec<String> = match mode {
-        Mode::Individual => (0..rng.random_range(2..=3)).map(|i| (1000 + i).to_string()).collect(),
+        Mode::Individual => (0..rng.random_range(2..=3))
+            .map(|i| (1000 + i).to_string())
+            .collect(),
         _ => vec!["0".to_string()],
     };
     if mode == Mode::Web {
-        b.push(70, 6, msg("web_recorder_started", json!({"recorderStartTime": start_ms})));
+        b.push(
+            70,
+            6,
+            msg(
+                "web_recorder_started",
+                json!({"recorderStartTime": start_ms}),
+            ),
+        );
         b.push(30, 2, msg("uploader_started", json!({"status": 0})));
     } else {
         b.push(40, 1, msg("recorder_started", json!({"status": 0})));
         b.push(30, 2, msg("uploader_started", json!({"status": 0})));
         for u in &users {
-            b.push(44, 1, msg("recorder_video_stream_state_changed", json!({"streamUid": u, "state": 0, "UtcMs": start_ms + 500})));
-            b.push(43, 1, msg("recorder_audio_stream_state_changed", json!({"streamUid": u, "state": 0, "UtcMs": start_ms + 500})));
-            let track = if mode == Mode::Composite { "audio_and_video" } else { "audio" };
+            b.push(
+                44,
+                1,
+                msg(
+                    "recorder_video_stream_state_changed",
+                    json!({"streamUid": u, "state": 0, "UtcMs": start_ms + 500}),
+                ),
+            );
+            b.push(
+                43,
+                1,
+                msg(
+                    "recorder_audio_stream_state_changed",
+                    json!({"streamUid": u, "state": 0, "UtcMs": start_ms + 500}),
+                ),
+            );
+            let track = if mode == Mode::Composite {
+                "audio_and_video"
+            } else {
+                "audio"
+            };
             b.push(42, 1, msg("recorder_slice_start", json!({"startUtcMs": start_ms + 800, "discontinueUtcMs": start_ms + 800, "mixedAllUser": mode == Mode::Composite, "streamUid": u, "trackType": track})));
-            b.push(4, 0, msg("cloud_recording_file_infos", json!({"fileList": format!("{sid}_{}.m3u8", u)})));
+            b.push(
+                4,
+                0,
+                msg(
+                    "cloud_recording_file_infos",
+                    json!({"fileList": format!("{sid}_{}.m3u8", u)}),
+                ),
+            );
         }
     }
     for i in 1..=rng.random_range(1..=4) {
-        b.push(33, 2, msg("uploading_progress", json!({"progress": 2000 * i})));
+        b.push(
+            33,
+            2,
+            msg("uploading_progress", json!({"progress": 2000 * i})),
+        );
     }
     if fails {
         b.push(1, 0, msg("cloud_recording_error", json!({"module": 1, "errorLevel": 5, "errorCode": 47, "stat": 1, "errorMsg": "upload failed"})));
         b.push(11, 0, msg("session_exit", json!({"exitStatus": 1})));
-        return SimSession { sid, cname, uid, mode, fails, events: b.events, files: 0 };
+        return SimSession {
+            sid,
+            cname,
+            uid,
+            mode,
+            fails,
+            events: b.events,
+            files: 0,
+        };
     }
     if mode == Mode::Web {
         let list: Vec<Value> = (0..2)
-            .map(|i| json!({"fileName": format!("{sid}_{i}.mp4"), "sliceStartTime": start_ms + 800}))
+            .map(
+                |i| json!({"fileName": format!("{sid}_{i}.mp4"), "sliceStartTime": start_ms + 800}),
+            )
             .collect();
         let files = list.len();
-        b.push(71, 6, msg("web_recorder_stopped", json!({"code": 0, "message": "ok", "details": "stopped by user", "fileList": list})));
+        b.push(
+            71,
+            6,
+            msg(
+                "web_recorder_stopped",
+                json!({"code": 0, "message": "ok", "details": "stopped by user", "fileList": list}),
+            ),
+        );
         b.push(33, 2, msg("uploading_progress", json!({"progress": 10000})));
         b.push(31, 2, msg("uploaded", json!({"status": 0})));
         b.push(11, 0, msg("session_exit", json!({"exitStatus": 0})));
-        SimSession { sid, cname, uid, mode, fails, events: b.events, files }
+        SimSession {
+            sid,
+            cname,
+            uid,
+            mode,
+            fails,
+            events: b.events,
+            files,
+        }
     } else {
         let leave = *[2, 4, 6, 16].choose(rng).unwrap_or(&2);
         b.push(41, 1, msg("recorder_leave", json!({"leaveCode": leave})));
@@ -108,8 +182,22 @@ pub fn generate_session<R: Rng>(rng: &mut R, mode: Mode, fails: bool, start_ms: 
         b.push(11, 0, msg("session_exit", json!({"exitStatus": 0})));
         // Stream changes after the recorder left are normal (spec §4).
         for u in &users {
-            b.push(43, 1, msg("recorder_audio_stream_state_changed", json!({"streamUid": u, "state": 1, "UtcMs": start_ms + 60_000})));
-            b.push(44, 1, msg("recorder_video_stream_state_changed", json!({"streamUid": u, "state": 1, "UtcMs": start_ms + 60_000})));
+            b.push(
+                43,
+                1,
+                msg(
+                    "recorder_audio_stream_state_changed",
+                    json!({"streamUid": u, "state": 1, "UtcMs": start_ms + 60_000}),
+                ),
+            );
+            b.push(
+                44,
+                1,
+                msg(
+                    "recorder_video_stream_state_changed",
+                    json!({"streamUid": u, "state": 1, "UtcMs": start_ms + 60_000}),
+                ),
+            );
         }
         let list: Vec<Value> = users
             .iter()
@@ -120,8 +208,20 @@ pub fn generate_session<R: Rng>(rng: &mut R, mode: Mode, fails: bool, start_ms: 
             })
             .collect();
         let files = list.len();
-        b.push(31, 2, msg("uploaded", json!({"status": 0, "fileList": list})));
-        SimSession { sid, cname, uid, mode, fails, events: b.events, files }
+        b.push(
+            31,
+            2,
+            msg("uploaded", json!({"status": 0, "fileList": list})),
+        );
+        SimSession {
+            sid,
+            cname,
+            uid,
+            mode,
+            fails,
+            events: b.events,
+            files,
+        }
     }
 }
 
@@ -151,7 +251,11 @@ impl SimSession {
     /// The phase the receiver should report, given which sequences it got (an independent
     /// statement of the rules, for tests).
     pub fn expected_phase(&self, got: &dyn Fn(i64) -> bool) -> &'static str {
-        let seen = |t: u32| self.events.iter().any(|e| e.event_type == t && got(e.sequence));
+        let seen = |t: u32| {
+            self.events
+                .iter()
+                .any(|e| e.event_type == t && got(e.sequence))
+        };
         let fatal = self.events.iter().any(|e| {
             got(e.sequence)
                 && ((e.event_type == 11 && e.details["exitStatus"] == 1)

@@ -46,7 +46,9 @@ pub struct Plan {
 }
 
 fn notice_id<R: Rng>(rng: &mut R) -> String {
-    (0..32).map(|_| format!("{:x}", rng.random_range(0..16u8))).collect()
+    (0..32)
+        .map(|_| format!("{:x}", rng.random_range(0..16u8)))
+        .collect()
 }
 
 pub fn plan<R: Rng>(rng: &mut R, sessions: &[SimSession], faults: Faults) -> Plan {

@@ -23,7 +23,12 @@ impl RawResponse {
 
 /// Send `parts` (with `pause` between them), then read one response until the server closes
 /// the connection (requests carry `Connection: close`) or `wait` passes.
-pub async fn exchange(addr: SocketAddr, parts: &[Vec<u8>], pause: Duration, wait: Duration) -> Option<RawResponse> {
+pub async fn exchange(
+    addr: SocketAddr,
+    parts: &[Vec<u8>],
+    pause: Duration,
+    wait: Duration,
+) -> Option<RawResponse> {
     let mut s = TcpStream::connect(addr).await.ok()?;
     for (i, p) in parts.iter().enumerate() {
         if i > 0 {
@@ -48,7 +53,10 @@ pub fn parse(mut buf: &[u8]) -> Option<RawResponse> {
     let head = String::from_utf8_lossy(&buf[..end]).to_string();
     let status = head.split_whitespace().nth(1)?.parse().ok()?;
     let mut body = buf[end + 4..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         body = dechunk(&body);
     }
     Some(RawResponse { status, head, body })
@@ -73,7 +81,8 @@ pub fn request(method: &str, path: &str, headers: &[(String, String)], body: &[u
     let mut r = format!("{method} {path} HTTP/1.1\r\nHost: ncsd.test\r\nConnection: close\r\n");
     let mut has_len = false;
     for (k, v) in headers {
-        has_len |= k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding");
+        has_len |=
+            k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding");
         r.push_str(&format!("{k}: {v}\r\n"));
     }
     if !has_len {

@@ -72,7 +72,10 @@ impl SqliteStore {
         if path.is_empty() {
             anyhow::bail!("sqlite:// URL has no file path, e.g. sqlite://ncsd.db");
         }
-        if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(dir)
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
         }
@@ -82,17 +85,29 @@ impl SqliteStore {
         let (notify, _) = broadcast::channel(1024);
         let failing = writer::Failing::default();
         let writer = writer::spawn(conn, notify.clone(), failing.clone());
-        let readers = Arc::new(ReadPool { path: path.to_string(), idle: Mutex::new(Vec::new()) });
-        Ok(Self { writer, failing, readers, notify })
+        let readers = Arc::new(ReadPool {
+            path: path.to_string(),
+            idle: Mutex::new(Vec::new()),
+        });
+        Ok(Self {
+            writer,
+            failing,
+            readers,
+            notify,
+        })
     }
 
-    async fn write<T>(&self, job: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> Job) -> StoreResult<T> {
+    async fn write<T>(
+        &self,
+        job: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> Job,
+    ) -> StoreResult<T> {
         let (tx, rx) = oneshot::channel();
         self.writer
             .send(job(tx))
             .await
             .map_err(|_| StoreError::Unavailable("the SQLite writer stopped".into()))?;
-        rx.await.map_err(|_| StoreError::Unavailable("the SQLite writer stopped".into()))?
+        rx.await
+            .map_err(|_| StoreError::Unavailable("the SQLite writer stopped".into()))?
     }
 
     async fn read<T: Send + 'static>(
@@ -131,10 +146,12 @@ impl Store for SqliteStore {
         self.read(move |c| reads::sessions(c, &q)).await
     }
     async fn quarantined(&self, after: i64, limit: i64) -> StoreResult<Vec<QuarantineRecord>> {
-        self.read(move |c| reads::quarantined(c, after, limit)).await
+        self.read(move |c| reads::quarantined(c, after, limit))
+            .await
     }
     async fn repeat_deliveries(&self, after: i64, limit: i64) -> StoreResult<Vec<DeliveryRecord>> {
-        self.read(move |c| reads::repeat_deliveries(c, after, limit)).await
+        self.read(move |c| reads::repeat_deliveries(c, after, limit))
+            .await
     }
     async fn import(&self, batch: ImportBatch) -> StoreResult<ImportCounts> {
         self.write(|tx| Job::Import(batch, tx)).await

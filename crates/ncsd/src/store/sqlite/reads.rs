@@ -3,7 +3,9 @@
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
-use crate::store::{DeliveryRecord, EventQuery, EventRecord, QuarantineRecord, SessionQuery, SessionRow};
+use crate::store::{
+    DeliveryRecord, EventQuery, EventRecord, QuarantineRecord, SessionQuery, SessionRow,
+};
 use crate::summary::PHASE_SQL;
 
 const EVENT_COLUMNS: &str = "seq, notice_id, product_id, event_type, notify_ms, sid, cname, uid, \
@@ -34,9 +36,11 @@ fn event_row(r: &Row) -> rusqlite::Result<EventRecord> {
 }
 
 pub fn event(c: &Connection, notice_id: &str) -> rusqlite::Result<Option<EventRecord>> {
-    c.prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE notice_id = ?1"))?
-        .query_row([notice_id], event_row)
-        .optional()
+    c.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE notice_id = ?1"
+    ))?
+    .query_row([notice_id], event_row)
+    .optional()
 }
 
 pub fn events(c: &Connection, q: &EventQuery) -> rusqlite::Result<Vec<EventRecord>> {
@@ -120,7 +124,11 @@ pub fn sessions(c: &Connection, q: &SessionQuery) -> rusqlite::Result<Vec<Sessio
     rows.collect()
 }
 
-pub fn quarantined(c: &Connection, after: i64, limit: i64) -> rusqlite::Result<Vec<QuarantineRecord>> {
+pub fn quarantined(
+    c: &Connection,
+    after: i64,
+    limit: i64,
+) -> rusqlite::Result<Vec<QuarantineRecord>> {
     let mut stmt = c.prepare_cached(
         "SELECT id, received_at_ms, reason, body, headers FROM quarantine WHERE id > ?1 \
          ORDER BY id LIMIT ?2",
@@ -137,7 +145,11 @@ pub fn quarantined(c: &Connection, after: i64, limit: i64) -> rusqlite::Result<V
     rows.collect()
 }
 
-pub fn repeat_deliveries(c: &Connection, after: i64, limit: i64) -> rusqlite::Result<Vec<DeliveryRecord>> {
+pub fn repeat_deliveries(
+    c: &Connection,
+    after: i64,
+    limit: i64,
+) -> rusqlite::Result<Vec<DeliveryRecord>> {
     let mut stmt = c.prepare_cached(
         "SELECT id, notice_id, received_at_ms, notify_ms FROM deliveries WHERE id > ?1 \
          ORDER BY id LIMIT ?2",

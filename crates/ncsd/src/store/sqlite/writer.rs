@@ -35,7 +35,11 @@ pub struct PurgeChunk {
 /// reports it until a write succeeds again.
 pub type Failing = Arc<AtomicBool>;
 
-pub fn spawn(conn: Connection, notify: broadcast::Sender<i64>, failing: Failing) -> mpsc::Sender<Job> {
+pub fn spawn(
+    conn: Connection,
+    notify: broadcast::Sender<i64>,
+    failing: Failing,
+) -> mpsc::Sender<Job> {
     let (tx, rx) = mpsc::channel(8192);
     std::thread::Builder::new()
         .name("ncsd-sqlite-writer".into())
@@ -194,7 +198,12 @@ fn ingest_one(tx: &Transaction, d: NewDelivery) -> rusqlite::Result<IngestOutcom
         session_flags: d.session_flags,
     };
     if let Some((seq, copy_of)) = insert_event(tx, &record)? {
-        return Ok(IngestOutcome { seq, duplicate: false, deliveries: 1, copy_of });
+        return Ok(IngestOutcome {
+            seq,
+            duplicate: false,
+            deliveries: 1,
+            copy_of,
+        });
     }
     // The noticeId is already stored: another delivery of the same notification.
     let (seq, deliveries, copy_of) = tx
@@ -202,13 +211,20 @@ fn ingest_one(tx: &Transaction, d: NewDelivery) -> rusqlite::Result<IngestOutcom
             "UPDATE events SET deliveries = deliveries + 1, last_received_at_ms = ?2 \
              WHERE notice_id = ?1 RETURNING seq, deliveries, copy_of",
         )?
-        .query_row(params![notice_id, received_at_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        .query_row(params![notice_id, received_at_ms], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
     tx.prepare_cached(
         "INSERT OR IGNORE INTO deliveries (notice_id, received_at_ms, notify_ms) \
          VALUES (?1, ?2, ?3)",
     )?
     .execute(params![notice_id, received_at_ms, notify_ms])?;
-    Ok(IngestOutcome { seq, duplicate: true, deliveries, copy_of })
+    Ok(IngestOutcome {
+        seq,
+        duplicate: true,
+        deliveries,
+        copy_of,
+    })
 }
 
 /// Insert a new event, decide whether it is a redundant copy, and merge it into its session.
@@ -301,8 +317,15 @@ fn quarantine_one(tx: &Transaction, q: &NewQuarantine) -> rusqlite::Result<i64> 
         "INSERT OR IGNORE INTO quarantine (received_at_ms, reason, body, headers, digest) \
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![q.received_at_ms, q.reason, q.body, q.headers, digest])?;
-    tx.prepare_cached("SELECT id FROM quarantine WHERE digest = ?1")?.query_row([digest], |r| r.get(0))
+    .execute(params![
+        q.received_at_ms,
+        q.reason,
+        q.body,
+        q.headers,
+        digest
+    ])?;
+    tx.prepare_cached("SELECT id FROM quarantine WHERE digest = ?1")?
+        .query_row([digest], |r| r.get(0))
 }
 
 fn import(tx: &Transaction, b: ImportBatch) -> rusqlite::Result<(ImportCounts, Option<i64>)> {
@@ -315,8 +338,8 @@ fn import(tx: &Transaction, b: ImportBatch) -> rusqlite::Result<(ImportCounts, O
         }
     }
     for d in &b.deliveries {
-        counts.deliveries += tx
-            .prepare_cached(
+        counts.deliveries +=
+            tx.prepare_cached(
                 "INSERT OR IGNORE INTO deliveries (notice_id, received_at_ms, notify_ms) \
                  VALUES (?1, ?2, ?3)",
             )?
@@ -329,13 +352,19 @@ fn import(tx: &Transaction, b: ImportBatch) -> rusqlite::Result<(ImportCounts, O
                 "INSERT OR IGNORE INTO quarantine (received_at_ms, reason, body, headers, digest) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![q.received_at_ms, q.reason, q.body, q.headers, digest])? as u64;
+            .execute(params![
+                q.received_at_ms,
+                q.reason,
+                q.body,
+                q.headers,
+                digest
+            ])? as u64;
     }
     Ok((counts, newest))
 }
 
 /// One chunk of a purge: at most `PURGE_CHUNK` events, so the writer (and ingest behind it) is
-/// never held for long. 
+/// never held for long.
 fn purge(tx: &Transaction, before_ms: i64) -> rusqlite::Result<PurgeChunk> {
     // Sessions go as a whole when their last activity is older than the cut-off, so a long
     // recording never loses its beginning while it is still running.
@@ -361,7 +390,10 @@ fn purge(tx: &Transaction, before_ms: i64) -> rusqlite::Result<PurgeChunk> {
          (SELECT content_key FROM temp.purge_batch WHERE content_key IS NOT NULL)",
         [],
     )?;
-    let n = tx.execute("DELETE FROM events WHERE seq IN (SELECT seq FROM temp.purge_batch)", [])?;
+    let n = tx.execute(
+        "DELETE FROM events WHERE seq IN (SELECT seq FROM temp.purge_batch)",
+        [],
+    )?;
     tx.execute(
         "DELETE FROM sessions WHERE last_activity_ms < ?1 \
          AND NOT EXISTS (SELECT 1 FROM events e WHERE e.sid = sessions.sid AND e.product_id = 3)",
@@ -377,5 +409,8 @@ fn purge(tx: &Transaction, before_ms: i64) -> rusqlite::Result<PurgeChunk> {
          (SELECT id FROM quarantine WHERE received_at_ms < ?1 LIMIT ?2)",
         params![before_ms, PURGE_CHUNK],
     )?;
-    Ok(PurgeChunk { events: n as u64, more: n + d + q > 0 })
+    Ok(PurgeChunk {
+        events: n as u64,
+        more: n + d + q > 0,
+    })
 }

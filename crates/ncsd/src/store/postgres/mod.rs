@@ -1,0 +1,244 @@
+//! PostgreSQL adapter: the shared store, for several ncsd instances behind one load balancer.
+//! Writes go through one group-commit task per instance (`writer`); reads use a small pool
+//! (`reads`); a `LISTEN` connection (`listen`) wakes live streams when any instance commits.
+//! Idempotency and "which copy came first" are decided by unique keys in the database, never in
+//! memory, because two instances may receive the same notification at the same moment.
+
+mod listen;
+mod reads;
+mod writer;
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use futures::future::BoxFuture;
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::*;
+use writer::Job;
+
+/// How long any operation waits for a connection before answering `Unavailable`: NCS retries a
+/// 503, so failing fast beats holding the request while the database is down.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The channel every instance notifies after a commit; the payload is the newest `seq`.
+const CHANNEL: &str = "ncsd_events";
+
+pub struct PgStore {
+    pool: PgPool,
+    writer: mpsc::Sender<Job>,
+    announcer: Announcer,
+    listener: tokio::task::AbortHandle,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        // The URL may hold a password: errors name the database, never the URL.
+        let options = PgConnectOptions::from_str(url)
+            .context("cannot read the PostgreSQL URL")?
+            .application_name("ncsd");
+        let database = options.get_database().unwrap_or("(default)").to_string();
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_with(options.clone())
+            .await
+            .with_context(|| format!("cannot connect to PostgreSQL database {database}"))?;
+        migrate(&options)
+            .await
+            .with_context(|| format!("cannot migrate PostgreSQL database {database}"))?;
+        let newest = reads::latest_seq(&pool).await?;
+        let announcer = Announcer::new(newest);
+        let writer = writer::spawn(options, announcer.clone());
+        let listener = tokio::spawn(listen::run(pool.clone(), announcer.clone())).abort_handle();
+        Ok(Self {
+            pool,
+            writer,
+            announcer,
+            listener,
+        })
+    }
+
+    async fn write<T>(
+        &self,
+        job: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> Job,
+    ) -> StoreResult<T> {
+        let (tx, rx) = oneshot::channel();
+        let stopped = || StoreError::Unavailable("the PostgreSQL writer stopped".into());
+        self.writer.send(job(tx)).await.map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // The writer stops by itself once its channel closes; the listener would wait forever.
+        self.listener.abort();
+    }
+}
+
+/// Apply the embedded migrations on a connection of their own: sqlx's migrator holds a
+/// session-level advisory lock while it works, and closing the connection releases it even if
+/// a migration fails half-way (a pooled connection would keep it).
+async fn migrate(options: &PgConnectOptions) -> anyhow::Result<()> {
+    let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, options.connect())
+        .await
+        .map_err(|_| anyhow::anyhow!("timed out connecting after {CONNECT_TIMEOUT:?}"))??;
+    let migrator = Migrator::new(Embedded).await?;
+    migrator.run(&mut conn).await?;
+    conn.close().await?;
+    Ok(())
+}
+
+/// The migrations compiled into the binary (the `migrate!` macro needs sqlx's `macros`
+/// feature). Versions and descriptions follow the file names, as sqlx-cli would read them.
+#[derive(Debug)]
+struct Embedded;
+
+impl MigrationSource<'static> for Embedded {
+    fn resolve(self) -> BoxFuture<'static, Result<Vec<Migration>, BoxDynError>> {
+        let schema = include_str!("migrations/0001_schema.sql");
+        let migration = Migration::new(
+            1,
+            Cow::Borrowed("schema"),
+            MigrationType::Simple,
+            Cow::Borrowed(schema),
+            false,
+        );
+        Box::pin(async move { Ok(vec![migration]) })
+    }
+}
+
+/// Tells subscribers about the newest committed `seq`, once per new value: the local writer and
+/// the `LISTEN` task both report the same commits, and each value is worth one wake-up.
+#[derive(Clone)]
+struct Announcer {
+    tx: broadcast::Sender<i64>,
+    newest: Arc<AtomicI64>,
+}
+
+impl Announcer {
+    fn new(newest: i64) -> Self {
+        Self {
+            tx: broadcast::channel(1024).0,
+            newest: Arc::new(AtomicI64::new(newest)),
+        }
+    }
+    fn announce(&self, seq: i64) {
+        if self.newest.fetch_max(seq, Ordering::SeqCst) < seq {
+            let _ = self.tx.send(seq);
+        }
+    }
+}
+
+/// Lost connections, refused connections and a server shutting down are `Unavailable` (503: NCS
+/// resends later); anything else is a fault of ours or of the data.
+fn store_error(e: &sqlx::Error) -> StoreError {
+    if is_unavailable(e) {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Other(e.to_string())
+    }
+}
+
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // SQLSTATE classes: 08 connection, 53 insufficient resources (disk full, too many
+        // connections), 57 operator intervention (shutdown, cannot connect now), 40 rolled back
+        // (serialization, deadlock), and 25006 read-only (a standby after fail-over).
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            ["08", "53", "57", "40"]
+                .iter()
+                .any(|class| code.starts_with(class))
+                || code == "25006"
+        }),
+        _ => false,
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ingest(&self, d: NewDelivery) -> StoreResult<IngestOutcome> {
+        self.write(|tx| Job::Ingest(d, tx)).await
+    }
+    async fn quarantine(&self, q: NewQuarantine) -> StoreResult<i64> {
+        self.write(|tx| Job::Quarantine(q, tx)).await
+    }
+    async fn event(&self, notice_id: &str) -> StoreResult<Option<EventRecord>> {
+        reads::event(&self.pool, notice_id)
+            .await
+            .map_err(|e| store_error(&e))
+    }
+    async fn events(&self, q: &EventQuery) -> StoreResult<Vec<EventRecord>> {
+        reads::events(&self.pool, q)
+            .await
+            .map_err(|e| store_error(&e))
+    }
+    async fn session_events(&self, sid: &str) -> StoreResult<Vec<EventRecord>> {
+        reads::session_events(&self.pool, sid)
+            .await
+            .map_err(|e| store_error(&e))
+    }
+    async fn sessions(&self, q: &SessionQuery) -> StoreResult<Vec<SessionRow>> {
+        reads::sessions(&self.pool, q)
+            .await
+            .map_err(|e| store_error(&e))
+    }
+    async fn quarantined(&self, after: i64, limit: i64) -> StoreResult<Vec<QuarantineRecord>> {
+        reads::quarantined(&self.pool, after, limit)
+            .await
+            .map_err(|e| store_error(&e))
+    }
+    async fn repeat_deliveries(&self, after: i64, limit: i64) -> StoreResult<Vec<DeliveryRecord>> {
+        reads::repeat_deliveries(&self.pool, after, limit)
+            .await
+            .map_err(|e| store_error(&e))
+    }
+    async fn import(&self, batch: ImportBatch) -> StoreResult<ImportCounts> {
+        self.write(|tx| Job::Import(batch, tx)).await
+    }
+    async fn latest_seq(&self) -> StoreResult<i64> {
+        reads::latest_seq(&self.pool)
+            .await
+            .map_err(|e| store_error(&e))
+    }
+    async fn purge_before(&self, before_ms: i64) -> StoreResult<u64> {
+        // Chunk by chunk (one transaction each), as SQLite does, so ingest on every instance
+        // waits for one chunk at most.
+        let mut total = 0;
+        loop {
+            let chunk = self.write(|tx| Job::Purge(before_ms, tx)).await?;
+            total += chunk.events;
+            if !chunk.more {
+                return Ok(total);
+            }
+        }
+    }
+    async fn health(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(|e| store_error(&e))
+    }
+    fn subscribe(&self) -> broadcast::Receiver<i64> {
+        self.announcer.tx.subscribe()
+    }
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+}
