@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 use common::{cr_body, signed, SECRET};
 use serde_json::json;
 
+/// A delivery that was answered 200: its noticeId and body.
+type Acked = (String, Vec<u8>);
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -61,7 +64,7 @@ async fn sigkill_during_load_loses_no_acknowledged_event() {
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
-    let acked: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    let acked: Arc<Mutex<Vec<Acked>>> = Arc::default();
     let mut counter = 0u64;
 
     for round in 0..3 {

@@ -289,6 +289,12 @@ fn cases() -> Vec<Case> {
             body.as_bytes(),
         ));
     }
+    c.push(signed_post(
+        "NUL in noticeId",
+        422,
+        br#"{"noticeId":"a\u0000b","productId":3,"eventType":40,"payload":{}}"#,
+    ));
+    c.push(signed_post("NUL in sid is stored", 200, br#"{"noticeId":"nul-sid","productId":3,"eventType":40,"payload":{"sid":"s\u0000x","cname":"c\u0000","uid":"\u0000"}}"#));
     // Duplicate keys and enormous strings.
     c.push(signed_post(
         "duplicate keys",

@@ -159,7 +159,7 @@ pub async fn session(a: SessionArgs) -> anyhow::Result<ExitCode> {
             text(&e["sendts"]),
             text(&e["event_type"]),
             text(&e["event_name"]),
-            e["details"].to_string()
+            e["details"]
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -72,14 +72,24 @@ pub async fn handle(
         }
     }
     let headers_json = signature::headers_json(&headers);
-    let envelope = match Envelope::from_slice(&body) {
+    let parsed = Envelope::from_slice(&body).map_err(|e| {
+        let status = match e {
+            agora_ncs::EnvelopeError::NotJson(_) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        (status, e.to_string())
+    });
+    // A NUL cannot be stored in a PostgreSQL text key; no real noticeId has one.
+    let parsed = parsed.and_then(|env| match env.notice_id.contains('\0') {
+        true => Err((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "noticeId contains a NUL character".into(),
+        )),
+        false => Ok(env),
+    });
+    let envelope = match parsed {
         Ok(e) => e,
-        Err(e) => {
-            let reason = e.to_string();
-            let status = match e {
-                agora_ncs::EnvelopeError::NotJson(_) => StatusCode::BAD_REQUEST,
-                _ => StatusCode::UNPROCESSABLE_ENTITY,
-            };
+        Err((status, reason)) => {
             let id = st
                 .store
                 .quarantine(NewQuarantine {
@@ -161,6 +171,12 @@ async fn read_body(body: Body, max: usize) -> ApiResult<bytes::Bytes> {
     }
 }
 
+/// Index columns are copies of body fields; a NUL (valid JSON, refused by PostgreSQL text) is
+/// dropped from the copy. The raw body keeps it.
+fn without_nul(s: &str) -> String {
+    s.replace('\0', "")
+}
+
 /// What the store needs from a parsed envelope: the columns it indexes on, the redundant-copy
 /// key, and the session-summary bits.
 pub fn to_delivery(
@@ -174,7 +190,7 @@ pub fn to_delivery(
         product_id: i64::from(env.product_id),
         event_type: i64::from(env.event_type),
         notify_ms: env.notify_ms,
-        sid: env.session_id().map(str::to_string),
+        sid: env.session_id().map(without_nul),
         cname: None,
         uid: None,
         sequence: None,
@@ -188,8 +204,8 @@ pub fn to_delivery(
     match env.notice() {
         Notice::CloudRecording(n) => {
             let p = &n.payload;
-            d.cname = p.cname.clone();
-            d.uid = p.uid.clone();
+            d.cname = p.cname.as_deref().map(without_nul);
+            d.uid = p.uid.as_deref().map(without_nul);
             d.sequence = p.sequence;
             d.sendts = p.sendts;
             d.content_key = copies::content_key(

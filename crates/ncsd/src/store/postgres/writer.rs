@@ -636,14 +636,15 @@ async fn import(
 async fn purge(tx: &mut PgConnection, before_ms: i64) -> sqlx::Result<PurgeChunk> {
     let (events, others): (i64, i64) = sqlx::query_as(
         "WITH picked AS ( \
-             (SELECT e.seq, e.content_key FROM sessions s JOIN events e ON e.sid = s.sid \
+             (SELECT e.seq, e.notice_id, e.content_key FROM sessions s JOIN events e ON e.sid = s.sid \
               WHERE s.last_activity_ms < $1 AND e.product_id = 3 LIMIT $2) \
              UNION \
-             (SELECT seq, content_key FROM events \
+             (SELECT seq, notice_id, content_key FROM events \
               WHERE received_at_ms < $1 AND (sid IS NULL OR product_id <> 3) LIMIT $2) \
          ), keys AS ( \
              DELETE FROM content_keys WHERE content_key IN \
                  (SELECT content_key FROM picked WHERE content_key IS NOT NULL) \
+                 AND notice_id IN (SELECT notice_id FROM picked) \
          ), gone AS ( \
              DELETE FROM events WHERE seq IN (SELECT seq FROM picked) RETURNING 1 \
          ), repeats AS ( \

@@ -15,7 +15,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::*;
 use writer::Job;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 pub struct SqliteStore {
     writer: mpsc::Sender<Job>,
@@ -172,9 +172,13 @@ impl Store for SqliteStore {
     }
     async fn health(&self) -> StoreResult<()> {
         if self.failing.load(std::sync::atomic::Ordering::Acquire) {
-            return Err(StoreError::Unavailable(
-                "the last write failed (disk full or read-only?); see the log".into(),
-            ));
+            // The last write failed: try a tiny one, so an instance that gets no traffic still
+            // notices when the fault is gone.
+            self.write(Job::Probe).await.map_err(|_| {
+                StoreError::Unavailable(
+                    "writes are failing (disk full or read-only?); see the log".into(),
+                )
+            })?;
         }
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
     }

@@ -57,6 +57,13 @@ CREATE TABLE IF NOT EXISTS sessions (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sessions_activity ON sessions (last_activity_ms DESC, sid DESC);
 
+-- Small key/value facts; `/healthz` writes a probe row here to learn whether writes work again
+-- after a failure (disk full, read-only file).
+CREATE TABLE IF NOT EXISTS meta (
+    k TEXT PRIMARY KEY,
+    v TEXT NOT NULL
+) WITHOUT ROWID;
+
 -- Signed bodies that could not be read as an NCS envelope: kept, never dropped.
 CREATE TABLE IF NOT EXISTS quarantine (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,

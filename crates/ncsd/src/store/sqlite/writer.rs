@@ -22,6 +22,8 @@ pub enum Job {
     Quarantine(NewQuarantine, oneshot::Sender<StoreResult<i64>>),
     Import(ImportBatch, oneshot::Sender<StoreResult<ImportCounts>>),
     Purge(i64, oneshot::Sender<StoreResult<PurgeChunk>>),
+    /// A one-row write that tells whether writes work (see `health`).
+    Probe(oneshot::Sender<StoreResult<()>>),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -77,6 +79,7 @@ enum Pending {
     Quarantine(oneshot::Sender<StoreResult<i64>>, i64),
     Import(oneshot::Sender<StoreResult<ImportCounts>>, ImportCounts),
     Purge(oneshot::Sender<StoreResult<PurgeChunk>>, PurgeChunk),
+    Probe(oneshot::Sender<StoreResult<()>>),
 }
 
 /// Runs one transaction; returns the newest stored seq and whether it committed cleanly.
@@ -92,10 +95,11 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> (Option<i64>, bo
     let mut pending = Vec::with_capacity(batch.len());
     let mut newest = None;
     for job in batch.drain(..) {
-        // A failing statement fails only its own job (e.g. a constraint we did not expect);
-        // a failing COMMIT fails them all below.
+        // Each job runs in its own savepoint: a failing statement undoes and fails only its own
+        // job (nothing half-written is committed with the others); a failing COMMIT fails them
+        // all below.
         match job {
-            Job::Ingest(d, reply) => match ingest_one(&tx, d) {
+            Job::Ingest(d, reply) => match in_savepoint(&tx, |tx| ingest_one(tx, d)) {
                 Ok(out) => {
                     if !out.duplicate {
                         newest = Some(out.seq);
@@ -108,13 +112,13 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> (Option<i64>, bo
                     let _ = reply.send(Err(unavailable(&e)));
                 }
             },
-            Job::Quarantine(q, reply) => match quarantine_one(&tx, &q) {
+            Job::Quarantine(q, reply) => match in_savepoint(&tx, |tx| quarantine_one(tx, &q)) {
                 Ok(id) => pending.push(Pending::Quarantine(reply, id)),
                 Err(e) => {
                     let _ = reply.send(Err(unavailable(&e)));
                 }
             },
-            Job::Import(b, reply) => match import(&tx, b) {
+            Job::Import(b, reply) => match in_savepoint(&tx, |tx| import(tx, b)) {
                 Ok((counts, max)) => {
                     newest = newest.max(max);
                     pending.push(Pending::Import(reply, counts))
@@ -123,7 +127,14 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> (Option<i64>, bo
                     let _ = reply.send(Err(unavailable(&e)));
                 }
             },
-            Job::Purge(before, reply) => match purge(&tx, before) {
+            Job::Probe(reply) => match in_savepoint(&tx, probe) {
+                Ok(()) => pending.push(Pending::Probe(reply)),
+                Err(e) => {
+                    clean = false;
+                    let _ = reply.send(Err(unavailable(&e)));
+                }
+            },
+            Job::Purge(before, reply) => match in_savepoint(&tx, |tx| purge(tx, before)) {
                 Ok(n) => pending.push(Pending::Purge(reply, n)),
                 Err(e) => {
                     let _ = reply.send(Err(unavailable(&e)));
@@ -139,6 +150,7 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> (Option<i64>, bo
                     Pending::Quarantine(r, o) => drop(r.send(Ok(o))),
                     Pending::Import(r, o) => drop(r.send(Ok(o))),
                     Pending::Purge(r, o) => drop(r.send(Ok(o))),
+                    Pending::Probe(r) => drop(r.send(Ok(()))),
                 }
             }
             (newest, clean)
@@ -151,9 +163,34 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> (Option<i64>, bo
                     Pending::Quarantine(r, _) => drop(r.send(Err(unavailable(&e)))),
                     Pending::Import(r, _) => drop(r.send(Err(unavailable(&e)))),
                     Pending::Purge(r, _) => drop(r.send(Err(unavailable(&e)))),
+                    Pending::Probe(r) => drop(r.send(Err(unavailable(&e)))),
                 }
             }
             (None, false)
+        }
+    }
+}
+
+fn probe(tx: &Transaction) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT OR REPLACE INTO meta (k, v) VALUES ('write_probe', ?1)")?
+        .execute([crate::ingest::now_ms().to_string()])?;
+    Ok(())
+}
+
+fn in_savepoint<T>(
+    tx: &Transaction,
+    f: impl FnOnce(&Transaction) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    tx.execute_batch("SAVEPOINT job")?;
+    match f(tx) {
+        Ok(v) => {
+            tx.execute_batch("RELEASE job")?;
+            Ok(v)
+        }
+        Err(e) => {
+            // Undo only this job; if even that fails, the COMMIT will fail the batch.
+            let _ = tx.execute_batch("ROLLBACK TO job; RELEASE job");
+            Err(e)
         }
     }
 }
@@ -170,6 +207,7 @@ fn fail_all(jobs: impl Iterator<Item = Job>, e: &rusqlite::Error) {
             Job::Quarantine(_, r) => drop(r.send(Err(unavailable(e)))),
             Job::Import(_, r) => drop(r.send(Err(unavailable(e)))),
             Job::Purge(_, r) => drop(r.send(Err(unavailable(e)))),
+            Job::Probe(r) => drop(r.send(Err(unavailable(e)))),
         }
     }
 }
@@ -369,25 +407,28 @@ fn purge(tx: &Transaction, before_ms: i64) -> rusqlite::Result<PurgeChunk> {
     // Sessions go as a whole when their last activity is older than the cut-off, so a long
     // recording never loses its beginning while it is still running.
     tx.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS purge_batch (seq INTEGER PRIMARY KEY, content_key TEXT)",
+        "CREATE TEMP TABLE IF NOT EXISTS purge_batch \
+         (seq INTEGER PRIMARY KEY, notice_id TEXT, content_key TEXT)",
         [],
     )?;
     tx.execute("DELETE FROM temp.purge_batch", [])?;
     tx.execute(
-        "INSERT INTO temp.purge_batch (seq, content_key) \
-         SELECT e.seq, e.content_key FROM sessions s JOIN events e ON e.sid = s.sid \
+        "INSERT INTO temp.purge_batch (seq, notice_id, content_key) \
+         SELECT e.seq, e.notice_id, e.content_key FROM sessions s JOIN events e ON e.sid = s.sid \
          WHERE s.last_activity_ms < ?1 AND e.product_id = 3 LIMIT ?2",
         params![before_ms, PURGE_CHUNK],
     )?;
     tx.execute(
-        "INSERT OR IGNORE INTO temp.purge_batch (seq, content_key) \
-         SELECT seq, content_key FROM events \
+        "INSERT OR IGNORE INTO temp.purge_batch (seq, notice_id, content_key) \
+         SELECT seq, notice_id, content_key FROM events \
          WHERE received_at_ms < ?1 AND (sid IS NULL OR product_id <> 3) LIMIT ?2",
         params![before_ms, PURGE_CHUNK],
     )?;
+    // A key goes with the event that owns it (the first of its copies), not with a copy.
     tx.execute(
         "DELETE FROM content_keys WHERE content_key IN \
-         (SELECT content_key FROM temp.purge_batch WHERE content_key IS NOT NULL)",
+         (SELECT content_key FROM temp.purge_batch WHERE content_key IS NOT NULL) \
+         AND notice_id IN (SELECT notice_id FROM temp.purge_batch)",
         [],
     )?;
     let n = tx.execute(
