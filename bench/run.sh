@@ -39,7 +39,9 @@ stored() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).ex
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 hz=$(getconf CLK_TCK)
 
-results=()
+for p in $port_ncsd $port_base; do
+  if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "port $p is in use: stop what listens there" >&2; exit 1; fi
+done
 # run NAME KIND CONNS [DB]: start the server, drive it, print one result row
 run() {
   local name=$1 kind=$2 conns=$3 db=${4:-}

@@ -65,6 +65,7 @@ fn run(
                 Err(_) => break,
             }
         }
+        tracing::trace!(jobs = batch.len(), "write batch");
         let (newest, ok) = commit_batch(&mut conn, &mut batch);
         failing.store(!ok, Ordering::Release);
         if let Some(seq) = newest {
@@ -181,10 +182,10 @@ fn in_savepoint<T>(
     tx: &Transaction,
     f: impl FnOnce(&Transaction) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<T> {
-    tx.execute_batch("SAVEPOINT job")?;
+    tx.prepare_cached("SAVEPOINT job")?.execute([])?;
     match f(tx) {
         Ok(v) => {
-            tx.execute_batch("RELEASE job")?;
+            tx.prepare_cached("RELEASE job")?.execute([])?;
             Ok(v)
         }
         Err(e) => {
