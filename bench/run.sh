@@ -8,6 +8,7 @@
 #   bench/run.sh                 # 10 s per run
 #   DURATION=30 bench/run.sh     # longer runs
 #   SKIP_LARGE=1 bench/run.sh    # skip the 1M-event part
+#   TARGET_DIR=/tmp/t bench/run.sh  # build and run from another cargo target directory
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -21,8 +22,10 @@ port_ncsd=18080
 port_base=18081
 
 command -v wrk >/dev/null || { echo "installing wrk" >&2; apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --locked -p ncsd -p ncsd-bench >&2
-bin=$root/target/release
+# TARGET_DIR (or CARGO_TARGET_DIR) puts the build elsewhere than ./target.
+target=${TARGET_DIR:-${CARGO_TARGET_DIR:-$root/target}}
+CARGO_TARGET_DIR=$target cargo build --release --locked -p ncsd -p ncsd-bench >&2
+bin=$target/release
 
 # Enough distinct bodies for the fastest run (wrapping around would send duplicates).
 bodies=$out/bodies.tsv

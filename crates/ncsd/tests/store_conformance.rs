@@ -8,7 +8,6 @@
 //! fail; set `NCSD_SKIP_POSTGRES=1` to skip them on purpose.
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ncsd::store::{
@@ -17,9 +16,10 @@ use ncsd::store::{
     StoreError,
 };
 use ncsd::summary::{self, EXIT_OK, FAILED, RECORDING, UPLOADED, UPLOADING};
-use sqlx::Connection;
-use tokio::net::{TcpListener, TcpStream};
+use common::pg::{url_parts, PgDatabase, Relay};
 use tokio::task::JoinSet;
+
+mod common;
 
 // ---------------------------------------------------------------------------------------------
 // Backends
@@ -94,87 +94,6 @@ impl TestDb {
             _pg: Some(db),
         })
     }
-}
-
-fn skip_postgres() -> bool {
-    if std::env::var("NCSD_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
-        eprintln!("NCSD_SKIP_POSTGRES=1: skipping a PostgreSQL test");
-        return true;
-    }
-    false
-}
-
-fn admin_url() -> String {
-    std::env::var("NCSD_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// A database of its own for one test, dropped (best effort) when the test ends, even by panic.
-struct PgDatabase {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl PgDatabase {
-    async fn create() -> Option<Self> {
-        if skip_postgres() {
-            return None;
-        }
-        let admin = admin_url();
-        let mut conn = sqlx::PgConnection::connect(&admin)
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                "PostgreSQL is unreachable at {admin}: {e}\nstart it, point NCSD_TEST_POSTGRES_URL \
-                 at one, or set NCSD_SKIP_POSTGRES=1 to skip these tests"
-            )
-            });
-        let name = format!("ncsd_test_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("create a test database");
-        conn.close().await.ok();
-        let url = with_database(&admin, &name);
-        Some(Self { admin, name, url })
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        // On a thread with its own runtime: this may run while the test's runtime unwinds.
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async {
-                let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
-                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                sqlx::query(&sql).execute(&mut conn).await.ok()
-            })
-        })
-        .join();
-    }
-}
-
-/// `scheme://userinfo@host:port/db?query` split into (scheme://, userinfo@, host:port, ?query).
-fn url_parts(url: &str) -> (&str, &str, &str, &str) {
-    let at = url.find("://").expect("a URL with a scheme") + 3;
-    let (scheme, rest) = url.split_at(at);
-    let (rest, query) = rest.find('?').map_or((rest, ""), |q| rest.split_at(q));
-    let authority = rest.split('/').next().unwrap_or_default();
-    let (user, host) = authority
-        .rfind('@')
-        .map_or(("", authority), |i| authority.split_at(i + 1));
-    (scheme, user, host, query)
-}
-
-fn with_database(url: &str, db: &str) -> String {
-    let (scheme, user, host, query) = url_parts(url);
-    format!("{scheme}{user}{host}/{db}{query}")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1527,54 +1446,6 @@ async fn postgres_unreachable_at_start_fails_promptly() {
         "took {:?}",
         started.elapsed()
     );
-}
-
-/// A TCP relay we can cut, standing in for a database that goes away and comes back.
-struct Relay {
-    port: u16,
-    target: SocketAddr,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Relay {
-    async fn start(target: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the relay");
-        let port = listener.local_addr().unwrap().port();
-        Self {
-            port,
-            target,
-            task: Some(tokio::spawn(relay(listener, target))),
-        }
-    }
-
-    /// Close the listening socket and every relayed connection.
-    async fn cut(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-            let _ = task.await;
-        }
-    }
-
-    async fn restore(&mut self) {
-        let listener = TcpListener::bind(("127.0.0.1", self.port))
-            .await
-            .expect("rebind the relay");
-        self.task = Some(tokio::spawn(relay(listener, self.target)));
-    }
-}
-
-async fn relay(listener: TcpListener, target: SocketAddr) {
-    // Owned here, so aborting this task drops (and closes) every connection.
-    let mut conns = JoinSet::new();
-    while let Ok((mut inbound, _)) = listener.accept().await {
-        conns.spawn(async move {
-            if let Ok(mut outbound) = TcpStream::connect(target).await {
-                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-            }
-        });
-    }
 }
 
 fn unavailable<T: std::fmt::Debug>(what: &str, r: Result<T, StoreError>) {

@@ -2,6 +2,7 @@
 //! a fresh database per test.
 #![allow(dead_code)]
 
+pub mod pg;
 pub mod raw;
 
 use std::net::SocketAddr;
