@@ -136,12 +136,19 @@ async fn relay(listener: TcpListener, target: SocketAddr) {
     }
 }
 
-
 /// The address behind a PostgreSQL URL, for pointing a relay at it.
 pub async fn pg_target(url: &str) -> SocketAddr {
     let (_, _, host, _) = url_parts(url);
-    let host = if host.contains(':') { host.to_string() } else { format!("{host}:5432") };
-    let addr = tokio::net::lookup_host(&host).await.unwrap().next().unwrap();
+    let host = if host.contains(':') {
+        host.to_string()
+    } else {
+        format!("{host}:5432")
+    };
+    let addr = tokio::net::lookup_host(&host)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
     addr
 }
 
