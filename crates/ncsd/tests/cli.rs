@@ -1,0 +1,137 @@
+//! The CLI against a running server: `explain`, `sessions`, `session` (timeline with gaps),
+//! `events`, and `send` exit codes.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{cr_body, start, SECRET};
+use serde_json::{json, Value};
+
+fn ncsd(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ncsd"))
+        .args(args)
+        .output()
+        .expect("run ncsd")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+#[test]
+fn explain_decodes_codes() {
+    let o = ncsd(&["explain", "leave-code", "6"]);
+    assert!(o.status.success());
+    let text = stdout(&o);
+    assert!(
+        text.contains("LEAVE_CODE_SIG") && text.contains("LEAVE_CODE_NO_USERS"),
+        "{text}"
+    );
+    let o = ncsd(&["explain", "status", "20", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["value"], 20);
+    assert!(v["description"].as_str().unwrap().contains("abnormal"));
+    let o = ncsd(&["explain", "upload-error", "47"]);
+    assert!(
+        stdout(&o).to_lowercase().contains("upload"),
+        "{}",
+        stdout(&o)
+    );
+    let o = ncsd(&["explain", "status", "999"]);
+    assert!(!o.status.success(), "an undocumented code is not a success");
+    let o = ncsd(&["explain", "colour", "1"]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("leave-code"),
+        "lists the kinds"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_session_and_events_read_the_api() {
+    let srv = start(&["--api-token", "t0k"]).await;
+    for (seq, t) in [(0, 40), (1, 30), (4, 41)] {
+        assert_eq!(
+            srv.post(&cr_body(
+                &format!("n{seq}"),
+                "sid-cli",
+                t,
+                seq,
+                json!({"leaveCode": 2})
+            ))
+            .await
+            .0,
+            200
+        );
+    }
+    let base = srv.base.clone();
+    let run = move |args: Vec<String>| {
+        let base = base.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut all = args.clone();
+            all.extend([
+                "--url".to_string(),
+                base,
+                "--api-token".into(),
+                "t0k".into(),
+            ]);
+            let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+            ncsd(&refs)
+        })
+    };
+    let o = run(vec!["sessions".into()]).await.unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        stdout(&o).contains("sid-cli") && stdout(&o).contains("uploading"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(vec![
+        "sessions".into(),
+        "--json".into(),
+        "--phase".into(),
+        "completed".into(),
+    ])
+    .await
+    .unwrap();
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["sessions"], json!([]));
+    let o = run(vec!["session".into(), "sid-cli".into()]).await.unwrap();
+    let text = stdout(&o);
+    assert!(text.contains("gap: sequence 2-3 never arrived"), "{text}");
+    assert!(text.contains("recorder_leave"), "{text}");
+    let o = run(vec![
+        "events".into(),
+        "--json".into(),
+        "--event-type".into(),
+        "30".into(),
+    ])
+    .await
+    .unwrap();
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["events"][0]["notice_id"], "n1");
+    let o = run(vec!["session".into(), "nope".into()]).await.unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("404"));
+    // `send` prints each answer and fails when one is not 200.
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.json");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&good, cr_body("sent-1", "sid-cli", 42, 2, json!({}))).unwrap();
+    std::fs::write(&bad, b"{oops").unwrap();
+    let url = format!("{}/ncs", srv.base);
+    let (g, b) = (good.display().to_string(), bad.display().to_string());
+    let o = tokio::task::spawn_blocking(move || {
+        ncsd(&["send", "--url", &url, "--secret", SECRET, &g, &b])
+    })
+    .await
+    .unwrap();
+    assert!(!o.status.success());
+    let text = stdout(&o);
+    assert!(
+        text.contains("good.json: 200") && text.contains("bad.json: 400"),
+        "{text}"
+    );
+    srv.stop().await;
+}
