@@ -243,3 +243,47 @@ fn non_loopback_listen_without_token_is_refused() {
     assert_eq!(cfg.secrets().len(), 2, "comma-separated secrets");
     assert!(!format!("{cfg:?}").contains("a,b") && format!("{cfg:?}").contains("[redacted]"));
 }
+
+#[tokio::test]
+async fn api_listen_moves_the_api_off_the_ingest_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("t.db").display());
+    let cfg = ServeConfig::from_args([
+        "--database",
+        &db,
+        "--secret",
+        SECRET,
+        "--listen",
+        "0.0.0.0:8080",
+        "--api-listen",
+        "127.0.0.1:8081",
+    ])
+    .unwrap();
+    assert!(
+        cfg.validate().is_ok(),
+        "public ingest is fine when the API is on loopback"
+    );
+    let store = ncsd::store::open(&cfg.database_url).await.unwrap();
+    let apps = ncsd::server::apps(&cfg, store, CancellationToken::new());
+    let main = App {
+        router: apps.main,
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    let api = App {
+        router: apps.api.expect("a separate API router"),
+        _dir: dir,
+    };
+    assert_eq!(
+        main.ingest(cr_body("m1", "s", 40, 0, json!({}))).await.0,
+        StatusCode::OK
+    );
+    let (s, b) = main.get("/v1/events").await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "/v1/events");
+    let (s, b) = api.get("/v1/events").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["events"][0]["notice_id"], "m1");
+    assert_eq!(
+        api.ingest(cr_body("m2", "s", 40, 1, json!({}))).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
