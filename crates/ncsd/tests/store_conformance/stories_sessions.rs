@@ -1,0 +1,203 @@
+//! Stories about the `sessions` summary: how events fold into one row per Cloud Recording
+//! session (out of order, copies, flags), the phase and time filters, paging, and a session's
+//! events in order.
+
+use ncsd::store::{DynStore, NewDelivery, SessionQuery, SessionRow};
+use ncsd::summary::{self, EXIT_OK, FAILED, RECORDING, UPLOADED, UPLOADING};
+
+use crate::records::{all_sessions, delivery, ids, put, recording, sids};
+
+pub async fn story_session_summary(store: DynStore) {
+    let ev =
+        |id: &str, sid: &str, at: i64, sendts: Option<i64>, cname: Option<&str>, flags: i64| {
+            NewDelivery {
+                sendts,
+                cname: cname.map(str::to_string),
+                session_flags: flags,
+                ..recording(id, sid, at)
+            }
+        };
+    // sA arrives out of order: its oldest sendts comes last.
+    put(&store, ev("a1", "sA", 1_000, None, None, RECORDING)).await;
+    put(&store, ev("a2", "sA", 1_100, Some(900), Some("roomA"), 0)).await;
+    put(
+        &store,
+        ev(
+            "a3",
+            "sA",
+            1_200,
+            Some(1_500),
+            Some("other"),
+            UPLOADING | EXIT_OK,
+        ),
+    )
+    .await;
+    let a4 = put(&store, ev("a4", "sA", 1_300, Some(800), None, UPLOADED)).await;
+    put(
+        &store,
+        ev("b1", "sB", 3_000, Some(2_000), Some("roomB"), FAILED),
+    )
+    .await;
+    put(
+        &store,
+        ev("c1", "sC", 2_000, None, Some("roomA"), RECORDING),
+    )
+    .await;
+    put(&store, ev("d1", "sD", 2_000, None, Some("roomD"), 0)).await;
+    put(&store, ev("e1", "sE", 500, None, None, UPLOADING)).await;
+    // Not sessions: another product under a sid, and a recording event without one.
+    put(
+        &store,
+        NewDelivery {
+            product_id: 1,
+            ..recording("x1", "sX", 9_000)
+        },
+    )
+    .await;
+    put(
+        &store,
+        NewDelivery {
+            received_at_ms: 9_000,
+            ..delivery("x2")
+        },
+    )
+    .await;
+
+    let all = all_sessions(&store).await;
+    assert_eq!(
+        sids(&all),
+        ["sB", "sD", "sC", "sA", "sE"],
+        "newest activity first, then sid descending"
+    );
+    let a = all.iter().find(|s| s.sid == "sA").unwrap();
+    let expected = SessionRow {
+        sid: "sA".into(),
+        cname: Some("roomA".into()),
+        flags: RECORDING | UPLOADING | EXIT_OK | UPLOADED,
+        event_count: 4,
+        first_event_ms: Some(800),
+        last_event_ms: Some(1_500),
+        last_activity_ms: 1_500,
+        last_seq: a4.seq,
+    };
+    assert_eq!(*a, expected);
+    let e = all.iter().find(|s| s.sid == "sE").unwrap();
+    assert_eq!(
+        (e.first_event_ms, e.last_event_ms, e.last_activity_ms),
+        (None, None, 500)
+    );
+
+    let q = || SessionQuery {
+        limit: 100,
+        ..Default::default()
+    };
+    for (phase, want) in [
+        ("failed", "sB"),
+        ("completed", "sA"),
+        ("uploading", "sE"),
+        ("recording", "sC"),
+        ("starting", "sD"),
+    ] {
+        let rows = store
+            .sessions(&SessionQuery {
+                phase: Some(phase.into()),
+                ..q()
+            })
+            .await
+            .unwrap();
+        assert_eq!(sids(&rows), [want], "phase {phase}");
+        assert_eq!(
+            summary::phase(rows[0].flags),
+            phase,
+            "SQL and Rust agree on {want}"
+        );
+    }
+    let by_cname = store
+        .sessions(&SessionQuery {
+            cname: Some("roomA".into()),
+            ..q()
+        })
+        .await
+        .unwrap();
+    assert_eq!(sids(&by_cname), ["sC", "sA"]);
+    let since = store
+        .sessions(&SessionQuery {
+            since: Some(1_500),
+            ..q()
+        })
+        .await
+        .unwrap();
+    assert_eq!(sids(&since), ["sB", "sD", "sC", "sA"]);
+    let until = store
+        .sessions(&SessionQuery {
+            until: Some(2_000),
+            ..q()
+        })
+        .await
+        .unwrap();
+    assert_eq!(sids(&until), ["sA", "sE"]);
+    let window = store
+        .sessions(&SessionQuery {
+            since: Some(1_000),
+            until: Some(3_000),
+            ..q()
+        })
+        .await
+        .unwrap();
+    assert_eq!(sids(&window), ["sD", "sC", "sA"]);
+
+    let mut cursor = None;
+    let mut pages = Vec::new();
+    loop {
+        let page = store
+            .sessions(&SessionQuery {
+                limit: 2,
+                cursor: cursor.clone(),
+                ..q()
+            })
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        cursor = Some((last.last_activity_ms, last.sid.clone()));
+        pages.push(sids(&page).join(","));
+    }
+    assert_eq!(pages, ["sB,sD", "sC,sA", "sE"]);
+}
+
+pub async fn story_session_events(store: DynStore) {
+    let ev = |id: &str, sequence: Option<i64>, key: Option<&str>| NewDelivery {
+        sequence,
+        content_key: key.map(str::to_string),
+        ..recording(id, "s1", 1_000)
+    };
+    let three = put(&store, ev("three", Some(3), None)).await;
+    put(&store, ev("one", Some(1), None)).await;
+    put(&store, ev("none", None, None)).await;
+    put(&store, ev("two", Some(2), Some("k2"))).await;
+    let copy = put(&store, ev("two-copy", Some(2), Some("k2"))).await;
+    assert_eq!(copy.copy_of.as_deref(), Some("two"));
+    put(
+        &store,
+        NewDelivery {
+            product_id: 1,
+            sequence: Some(0),
+            ..recording("other-product", "s1", 1_000)
+        },
+    )
+    .await;
+    put(
+        &store,
+        NewDelivery {
+            sequence: Some(0),
+            ..recording("other-session", "s2", 1_000)
+        },
+    )
+    .await;
+
+    let listed = store.session_events("s1").await.unwrap();
+    // No sequence sorts first (SQLite's NULL order), then sequence, then arrival.
+    assert_eq!(ids(&listed), ["none", "one", "two", "two-copy", "three"]);
+    assert_eq!(listed[4].seq, three.seq);
+    assert_eq!(listed[3].copy_of.as_deref(), Some("two"));
+    assert!(store.session_events("nope").await.unwrap().is_empty());
+}
