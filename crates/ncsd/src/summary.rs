@@ -33,19 +33,43 @@ pub fn flags_for(event: &RecordingEvent) -> i64 {
     }
 }
 
+/// Where a recording stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Failed,
+    Completed,
+    Uploading,
+    Recording,
+    #[default]
+    Starting,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Failed => "failed",
+            Phase::Completed => "completed",
+            Phase::Uploading => "uploading",
+            Phase::Recording => "recording",
+            Phase::Starting => "starting",
+        }
+    }
+}
+
 /// Phase from merged bits: the first that holds of failed, completed, uploading, recording.
-pub fn phase(flags: i64) -> &'static str {
+pub fn phase(flags: i64) -> Phase {
     if flags & FAILED != 0 {
-        "failed"
+        Phase::Failed
     } else if (flags & EXIT_OK != 0 && flags & UPLOADED != 0) || flags & WEB_STOPPED_WITH_FILES != 0
     {
-        "completed"
+        Phase::Completed
     } else if flags & UPLOADING != 0 {
-        "uploading"
+        Phase::Uploading
     } else if flags & RECORDING != 0 {
-        "recording"
+        Phase::Recording
     } else {
-        "starting"
+        Phase::Starting
     }
 }
 
@@ -63,29 +87,33 @@ pub const PHASE_SQL: &str = "CASE \
 mod tests {
     use super::*;
 
+    fn phase_str(flags: i64) -> &'static str {
+        phase(flags).as_str()
+    }
+
     #[test]
     fn phase_precedence() {
-        assert_eq!(phase(0), "starting");
-        assert_eq!(phase(RECORDING), "recording");
-        assert_eq!(phase(RECORDING | UPLOADING), "uploading");
-        assert_eq!(phase(UPLOADING | EXIT_OK), "uploading");
-        assert_eq!(phase(UPLOADING | EXIT_OK | UPLOADED), "completed");
-        assert_eq!(phase(WEB_STOPPED_WITH_FILES), "completed");
-        assert_eq!(phase(FAILED | EXIT_OK | UPLOADED), "failed");
+        assert_eq!(phase_str(0), "starting");
+        assert_eq!(phase_str(RECORDING), "recording");
+        assert_eq!(phase_str(RECORDING | UPLOADING), "uploading");
+        assert_eq!(phase_str(UPLOADING | EXIT_OK), "uploading");
+        assert_eq!(phase_str(UPLOADING | EXIT_OK | UPLOADED), "completed");
+        assert_eq!(phase_str(WEB_STOPPED_WITH_FILES), "completed");
+        assert_eq!(phase_str(FAILED | EXIT_OK | UPLOADED), "failed");
     }
 
     #[test]
     fn events_contribute_bits() {
         let exit1 = RecordingEvent::parse(11, &serde_json::json!({"exitStatus": 1}));
-        assert_eq!(phase(flags_for(&exit1)), "failed");
+        assert_eq!(phase_str(flags_for(&exit1)), "failed");
         let fatal = RecordingEvent::parse(1, &serde_json::json!({"errorLevel": 5, "module": 0}));
-        assert_eq!(phase(flags_for(&fatal)), "failed");
+        assert_eq!(phase_str(flags_for(&fatal)), "failed");
         let minor = RecordingEvent::parse(1, &serde_json::json!({"errorLevel": 2, "module": 0}));
         assert_eq!(flags_for(&minor), 0);
         let web = RecordingEvent::parse(
             71,
             &serde_json::json!({"code": 0, "fileList": [{"fileName": "a.mp4"}]}),
         );
-        assert_eq!(phase(flags_for(&web)), "completed");
+        assert_eq!(phase_str(flags_for(&web)), "completed");
     }
 }

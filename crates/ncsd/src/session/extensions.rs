@@ -24,7 +24,6 @@ impl Builder {
             }
             E::WebRecorderStopped(d) => {
                 let files = d.file_list.as_deref().unwrap_or_default();
-                self.flags.web_stopped_with_files |= !files.is_empty();
                 add_files(&mut s.files, Some(files));
                 web(s).stopped = Some(WebStopped {
                     code: d.code,

@@ -24,21 +24,11 @@ pub fn fold(sid: &str, events: &[StoredEvent]) -> SessionState {
     b.finish(distinct.len())
 }
 
-/// What decides the phase; each is set by any one event.
-#[derive(Default)]
-pub(super) struct Flags {
-    pub failed: bool,
-    pub exit_ok: bool,
-    pub uploaded: bool,
-    pub web_stopped_with_files: bool,
-    pub uploading: bool,
-    pub recording: bool,
-}
-
 #[derive(Default)]
 pub(super) struct Builder {
     pub s: SessionState,
-    pub flags: Flags,
+    /// Phase bits, OR-ed exactly as the summary row kept at ingest (`crate::summary`).
+    pub flags: i64,
     sequences: BTreeSet<i64>,
     /// Event 4 M3U8 names: the file list until 31/32/71/1001 bring one.
     m3u8: Vec<String>,
@@ -64,10 +54,9 @@ impl Builder {
         if let Some(seq) = e.sequence {
             self.sequences.insert(seq);
         }
-        let f = &mut self.flags;
+        self.flags |= crate::summary::flags_for(event);
         match event {
             E::Error(d) => {
-                f.failed |= d.error_level == Some(5);
                 s.errors.push(ErrorEntry {
                     sequence: e.sequence,
                     sendts: e.sendts,
@@ -91,7 +80,6 @@ impl Builder {
                     .and_then(|c| describe(CodeKind::UploadWarning, c)),
             }),
             E::StatusUpdate(d) => {
-                f.failed |= d.status == Some(20);
                 s.status = d.status.or(s.status);
                 s.recording_mode = d.recording_mode.or(s.recording_mode);
             }
@@ -101,14 +89,10 @@ impl Builder {
                 }
             }
             E::SessionExit(d) => {
-                f.uploading = true;
-                f.exit_ok |= d.exit_status == Some(0);
-                f.failed |= d.exit_status == Some(1);
                 s.exit_status = d.exit_status.or(s.exit_status);
             }
             E::SessionFailover(d) => s.failover_uids.extend(d.new_uid.map(|u| u.to_string())),
             E::Uploaded(d) | E::Backuped(d) => {
-                f.uploaded = true;
                 if matches!(event, E::Uploaded(_)) {
                     s.upload.uploaded = true;
                 } else {
@@ -118,15 +102,12 @@ impl Builder {
             }
             E::UploadingProgress(d) => s.upload.progress = d.progress.max(s.upload.progress),
             E::RecorderStarted(_) => {
-                f.recording = true;
                 s.recorder.started_ms = s.recorder.started_ms.or(e.sendts);
             }
             E::RecorderLeave(d) => {
-                f.uploading = true;
                 s.recorder.leave_code = d.leave_code.or(s.recorder.leave_code);
             }
             E::SliceStart(d) => {
-                f.recording = true;
                 s.slices.push(Slice {
                     sequence: e.sequence,
                     start_ms: d.start_utc_ms,
@@ -163,18 +144,8 @@ impl Builder {
     }
 
     fn finish(mut self, event_count: usize) -> SessionState {
-        let (f, s) = (&self.flags, &mut self.s);
-        s.phase = if f.failed {
-            Phase::Failed
-        } else if (f.exit_ok && f.uploaded) || f.web_stopped_with_files {
-            Phase::Completed
-        } else if f.uploading {
-            Phase::Uploading
-        } else if f.recording {
-            Phase::Recording
-        } else {
-            Phase::Starting
-        };
+        let s = &mut self.s;
+        s.phase = crate::summary::phase(self.flags);
         s.event_count = event_count;
         s.status_description = s.status.and_then(|c| describe(CodeKind::ServiceStatus, c));
         s.recorder.leave_reasons = s.recorder.leave_code.map(leave_reasons).unwrap_or_default();

@@ -4,29 +4,7 @@
 use agora_ncs::{FileEntry, TranscodeUidResult};
 use serde::Serialize;
 
-/// Where a recording stands; the first rule that holds wins (see `fold`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Phase {
-    Failed,
-    Completed,
-    Uploading,
-    Recording,
-    #[default]
-    Starting,
-}
-
-impl Phase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Failed => "failed",
-            Phase::Completed => "completed",
-            Phase::Uploading => "uploading",
-            Phase::Recording => "recording",
-            Phase::Starting => "starting",
-        }
-    }
-}
+pub use crate::summary::Phase;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SessionState {
