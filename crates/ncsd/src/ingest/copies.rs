@@ -16,52 +16,61 @@ pub fn content_key(
     details: &Value,
 ) -> Option<String> {
     let (sid, sequence) = (sid?, sequence?);
-    let mut canonical = String::new();
+    let mut canonical = Vec::with_capacity(256);
     write_canonical(details, &mut canonical);
-    let mut h = Sha256::new();
-    for part in [
-        sid,
-        uid.unwrap_or(""),
-        &event_type.to_string(),
-        &sequence.to_string(),
+    let (event_type, sequence) = (event_type.to_string(), sequence.to_string());
+    let parts: [&[u8]; 5] = [
+        sid.as_bytes(),
+        uid.unwrap_or("").as_bytes(),
+        event_type.as_bytes(),
+        sequence.as_bytes(),
         &canonical,
-    ] {
+    ];
+    let mut h = Sha256::new();
+    for part in parts {
         h.update((part.len() as u64).to_be_bytes());
-        h.update(part.as_bytes());
+        h.update(part);
     }
     Some(hex::encode(h.finalize()))
 }
 
 /// JSON with object keys sorted, so two paths that serialise the same details in a different key
-/// order still match.
-fn write_canonical(v: &Value, out: &mut String) {
+/// order still match. Written straight into bytes: this runs on every delivery.
+fn write_canonical(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            // Keys are unique, so an unstable sort gives the one order.
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (i, (k, item)) in entries.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                write_canonical(&map[k], out);
+                write_json(k, out);
+                out.push(b':');
+                write_canonical(item, out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        other => out.push_str(&other.to_string()),
+        other => write_json(other, out),
     }
+}
+
+/// Compact JSON, as `Value::to_string` writes it.
+fn write_json<T: serde::Serialize + ?Sized>(v: &T, out: &mut Vec<u8>) {
+    // Strings and JSON values always serialise; writing into a Vec cannot fail.
+    serde_json::to_writer(out, v).expect("serialising JSON into memory");
 }
 
 #[cfg(test)]

@@ -16,7 +16,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use http_body_util::BodyExt;
-use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::{DynStore, NewDelivery, NewQuarantine};
@@ -115,15 +114,25 @@ pub async fn handle(
     tracing::debug!(notice_id = %envelope.notice_id, ?sid, event_type, duplicate = outcome.duplicate, "stored");
     Ok((
         StatusCode::OK,
-        Json(json!({
-            "ok": true,
-            "notice_id": envelope.notice_id,
-            "duplicate": outcome.duplicate,
-            "deliveries": outcome.deliveries,
-            "copy_of": outcome.copy_of,
-        })),
+        Json(Ack {
+            ok: true,
+            notice_id: &envelope.notice_id,
+            duplicate: outcome.duplicate,
+            deliveries: outcome.deliveries,
+            copy_of: outcome.copy_of.as_deref(),
+        }),
     )
         .into_response())
+}
+
+/// The 200 body, serialised straight from borrowed fields (no intermediate JSON map).
+#[derive(serde::Serialize)]
+struct Ack<'a> {
+    ok: bool,
+    notice_id: &'a str,
+    duplicate: bool,
+    deliveries: i64,
+    copy_of: Option<&'a str>,
 }
 
 /// Replay bound (`--max-notify-skew`): `notifyMs` is inside the signed body, so a captured

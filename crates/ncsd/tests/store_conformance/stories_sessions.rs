@@ -107,7 +107,7 @@ pub async fn story_session_summary(store: DynStore) {
             .unwrap();
         assert_eq!(sids(&rows), [want], "phase {phase}");
         assert_eq!(
-            summary::phase(rows[0].flags),
+            summary::phase(rows[0].flags).as_str(),
             phase,
             "SQL and Rust agree on {want}"
         );

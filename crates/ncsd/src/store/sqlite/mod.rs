@@ -50,7 +50,7 @@ fn open_conn(path: &str) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     // FULL: the WAL is fsynced at every commit, which is what "200 means on disk" needs.
-    // temp_store: the per-job savepoints keep their undo pages in memory, not a temp file.
+    // temp_store: statement journals and the purge's scratch table stay in memory, not in a file.
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
          PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384;",

@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::store::{
@@ -74,100 +74,149 @@ fn run(
     }
 }
 
-/// Outcome of one job inside the transaction, delivered only after COMMIT.
-enum Pending {
-    Ingest(oneshot::Sender<StoreResult<IngestOutcome>>, IngestOutcome),
-    Quarantine(oneshot::Sender<StoreResult<i64>>, i64),
-    Import(oneshot::Sender<StoreResult<ImportCounts>>, ImportCounts),
-    Purge(oneshot::Sender<StoreResult<PurgeChunk>>, PurgeChunk),
-    Probe(oneshot::Sender<StoreResult<()>>),
+/// What a job produced inside a transaction; its caller hears of it only after COMMIT.
+enum Done {
+    Ingest(IngestOutcome),
+    Quarantine(i64),
+    Import(ImportCounts, Option<i64>),
+    Purge(PurgeChunk),
+    Probe,
 }
 
-/// Runs one transaction; returns the newest stored seq and whether it committed cleanly.
+impl Done {
+    /// The newest event seq this job stored, for the stream notification.
+    fn newest(&self) -> Option<i64> {
+        match self {
+            Done::Ingest(o) if !o.duplicate => Some(o.seq),
+            Done::Import(_, max) => *max,
+            _ => None,
+        }
+    }
+}
+
+/// Runs the batch; returns the newest stored seq and whether every write went through.
+///
+/// Fast path: every job in one transaction with no per-job savepoint (a savepoint per job costs
+/// a statement pair and a copy of every page the job touches). If any job fails, that
+/// transaction is rolled back and each job is run again alone in its own transaction, so a
+/// failing job fails only itself and nothing half-written is ever committed. A failing COMMIT
+/// fails the whole batch (503: NCS resends).
 fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> (Option<i64>, bool) {
-    let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
-            fail_all(batch.drain(..), &e);
+            tracing::error!(error = %e, "cannot begin a write transaction; answering 503");
+            for job in batch.drain(..) {
+                answer(job, Err(unavailable(&e)));
+            }
             return (None, false);
         }
     };
-    let mut clean = true;
-    let mut pending = Vec::with_capacity(batch.len());
-    let mut newest = None;
-    for job in batch.drain(..) {
-        // Each job runs in its own savepoint: a failing statement undoes and fails only its own
-        // job (nothing half-written is committed with the others); a failing COMMIT fails them
-        // all below.
-        match job {
-            Job::Ingest(d, reply) => match in_savepoint(&tx, |tx| ingest_one(tx, d)) {
-                Ok(out) => {
-                    if !out.duplicate {
-                        newest = Some(out.seq);
-                    }
-                    pending.push(Pending::Ingest(reply, out));
+    let done: rusqlite::Result<Vec<Done>> = batch.iter().map(|job| run_job(&tx, job)).collect();
+    match done {
+        Ok(done) => match tx.commit() {
+            Ok(()) => {
+                let newest = done.iter().filter_map(Done::newest).max();
+                for (job, d) in batch.drain(..).zip(done) {
+                    answer(job, Ok(d));
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "ingest statement failed");
-                    clean = false;
-                    let _ = reply.send(Err(unavailable(&e)));
+                (newest, true)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "commit failed; answering 503 to the whole batch");
+                for job in batch.drain(..) {
+                    answer(job, Err(unavailable(&e)));
                 }
-            },
-            Job::Quarantine(q, reply) => match in_savepoint(&tx, |tx| quarantine_one(tx, &q)) {
-                Ok(id) => pending.push(Pending::Quarantine(reply, id)),
-                Err(e) => {
-                    let _ = reply.send(Err(unavailable(&e)));
-                }
-            },
-            Job::Import(b, reply) => match in_savepoint(&tx, |tx| import(tx, b)) {
-                Ok((counts, max)) => {
-                    newest = newest.max(max);
-                    pending.push(Pending::Import(reply, counts))
-                }
-                Err(e) => {
-                    let _ = reply.send(Err(unavailable(&e)));
-                }
-            },
-            Job::Probe(reply) => match in_savepoint(&tx, probe) {
-                Ok(()) => pending.push(Pending::Probe(reply)),
-                Err(e) => {
-                    clean = false;
-                    let _ = reply.send(Err(unavailable(&e)));
-                }
-            },
-            Job::Purge(before, reply) => match in_savepoint(&tx, |tx| purge(tx, before)) {
-                Ok(n) => pending.push(Pending::Purge(reply, n)),
-                Err(e) => {
-                    let _ = reply.send(Err(unavailable(&e)));
-                }
-            },
+                (None, false)
+            }
+        },
+        Err(e) if batch.len() == 1 => {
+            drop(tx); // rolls back
+            one_failed(batch.pop().expect("one job"), &e)
         }
-    }
-    match tx.commit() {
-        Ok(()) => {
-            for p in pending {
-                match p {
-                    Pending::Ingest(r, o) => drop(r.send(Ok(o))),
-                    Pending::Quarantine(r, o) => drop(r.send(Ok(o))),
-                    Pending::Import(r, o) => drop(r.send(Ok(o))),
-                    Pending::Purge(r, o) => drop(r.send(Ok(o))),
-                    Pending::Probe(r) => drop(r.send(Ok(()))),
-                }
+        Err(_) => {
+            drop(tx); // rolls back
+            let (mut newest, mut clean) = (None, true);
+            for job in batch.drain(..) {
+                let (n, ok) = alone(conn, job);
+                newest = newest.max(n);
+                clean &= ok;
             }
             (newest, clean)
         }
-        Err(e) => {
-            tracing::error!(error = %e, "commit failed; answering 503 to the whole batch");
-            for p in pending {
-                match p {
-                    Pending::Ingest(r, _) => drop(r.send(Err(unavailable(&e)))),
-                    Pending::Quarantine(r, _) => drop(r.send(Err(unavailable(&e)))),
-                    Pending::Import(r, _) => drop(r.send(Err(unavailable(&e)))),
-                    Pending::Purge(r, _) => drop(r.send(Err(unavailable(&e)))),
-                    Pending::Probe(r) => drop(r.send(Err(unavailable(&e)))),
-                }
+    }
+}
+
+/// One job in its own transaction (the slow path after a batch failed).
+fn alone(conn: &mut Connection, job: Job) -> (Option<i64>, bool) {
+    let result = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .and_then(|tx| {
+            let done = run_job(&tx, &job)?;
+            tx.commit()?;
+            Ok(done)
+        });
+    match result {
+        Ok(done) => {
+            let newest = done.newest();
+            answer(job, Ok(done));
+            (newest, true)
+        }
+        Err(e) => one_failed(job, &e),
+    }
+}
+
+/// Answers a failed job. An ingest or probe failure means writes are failing (`/healthz`);
+/// a bad import, quarantine or purge does not.
+fn one_failed(job: Job, e: &rusqlite::Error) -> (Option<i64>, bool) {
+    let healthy = match &job {
+        Job::Ingest(..) => {
+            tracing::error!(error = %e, "ingest statement failed");
+            false
+        }
+        Job::Probe(..) => false,
+        _ => true,
+    };
+    answer(job, Err(unavailable(e)));
+    (None, healthy)
+}
+
+fn run_job(tx: &Transaction, job: &Job) -> rusqlite::Result<Done> {
+    Ok(match job {
+        Job::Ingest(d, _) => Done::Ingest(ingest_one(tx, d)?),
+        Job::Quarantine(q, _) => Done::Quarantine(quarantine_one(tx, q)?),
+        Job::Import(b, _) => {
+            let (counts, newest) = import(tx, b)?;
+            Done::Import(counts, newest)
+        }
+        Job::Purge(before, _) => Done::Purge(purge(tx, *before)?),
+        Job::Probe(_) => {
+            probe(tx)?;
+            Done::Probe
+        }
+    })
+}
+
+/// Sends a job's result to its caller (who may have gone away: that is fine).
+fn answer(job: Job, result: StoreResult<Done>) {
+    match (job, result) {
+        (Job::Ingest(_, r), Ok(Done::Ingest(o))) => drop(r.send(Ok(o))),
+        (Job::Quarantine(_, r), Ok(Done::Quarantine(id))) => drop(r.send(Ok(id))),
+        (Job::Import(_, r), Ok(Done::Import(c, _))) => drop(r.send(Ok(c))),
+        (Job::Purge(_, r), Ok(Done::Purge(p))) => drop(r.send(Ok(p))),
+        (Job::Probe(r), Ok(Done::Probe)) => drop(r.send(Ok(()))),
+        (job, result) => {
+            let e = match result {
+                Err(e) => e,
+                Ok(_) => StoreError::Other("writer paired a job with another's result".into()),
+            };
+            match job {
+                Job::Ingest(_, r) => drop(r.send(Err(e))),
+                Job::Quarantine(_, r) => drop(r.send(Err(e))),
+                Job::Import(_, r) => drop(r.send(Err(e))),
+                Job::Purge(_, r) => drop(r.send(Err(e))),
+                Job::Probe(r) => drop(r.send(Err(e))),
             }
-            (None, false)
         }
     }
 }
@@ -178,65 +227,83 @@ fn probe(tx: &Transaction) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn in_savepoint<T>(
-    tx: &Transaction,
-    f: impl FnOnce(&Transaction) -> rusqlite::Result<T>,
-) -> rusqlite::Result<T> {
-    tx.prepare_cached("SAVEPOINT job")?.execute([])?;
-    match f(tx) {
-        Ok(v) => {
-            tx.prepare_cached("RELEASE job")?.execute([])?;
-            Ok(v)
-        }
-        Err(e) => {
-            // Undo only this job; if even that fails, the COMMIT will fail the batch.
-            let _ = tx.execute_batch("ROLLBACK TO job; RELEASE job");
-            Err(e)
-        }
-    }
-}
-
 fn unavailable(e: &rusqlite::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-fn fail_all(jobs: impl Iterator<Item = Job>, e: &rusqlite::Error) {
-    tracing::error!(error = %e, "cannot begin a write transaction; answering 503");
-    for job in jobs {
-        match job {
-            Job::Ingest(_, r) => drop(r.send(Err(unavailable(e)))),
-            Job::Quarantine(_, r) => drop(r.send(Err(unavailable(e)))),
-            Job::Import(_, r) => drop(r.send(Err(unavailable(e)))),
-            Job::Purge(_, r) => drop(r.send(Err(unavailable(e)))),
-            Job::Probe(r) => drop(r.send(Err(unavailable(e)))),
+/// The columns of a new `events` row, borrowed from a delivery or an imported record, so a job
+/// stays intact for a retry.
+struct NewEvent<'a> {
+    notice_id: &'a str,
+    product_id: i64,
+    event_type: i64,
+    notify_ms: Option<i64>,
+    sid: Option<&'a str>,
+    cname: Option<&'a str>,
+    uid: Option<&'a str>,
+    sequence: Option<i64>,
+    sendts: Option<i64>,
+    body: &'a [u8],
+    headers: &'a str,
+    received_at_ms: i64,
+    last_received_at_ms: i64,
+    deliveries: i64,
+    copy_of: Option<&'a str>,
+    content_key: Option<&'a str>,
+    session_flags: i64,
+}
+
+impl<'a> From<&'a NewDelivery> for NewEvent<'a> {
+    fn from(d: &'a NewDelivery) -> Self {
+        NewEvent {
+            notice_id: &d.notice_id,
+            product_id: d.product_id,
+            event_type: d.event_type,
+            notify_ms: d.notify_ms,
+            sid: d.sid.as_deref(),
+            cname: d.cname.as_deref(),
+            uid: d.uid.as_deref(),
+            sequence: d.sequence,
+            sendts: d.sendts,
+            body: &d.body,
+            headers: &d.headers,
+            received_at_ms: d.received_at_ms,
+            last_received_at_ms: d.received_at_ms,
+            deliveries: 1,
+            copy_of: None,
+            content_key: d.content_key.as_deref(),
+            session_flags: d.session_flags,
         }
     }
 }
 
-fn ingest_one(tx: &Transaction, d: NewDelivery) -> rusqlite::Result<IngestOutcome> {
-    let notice_id = d.notice_id.clone();
-    let (received_at_ms, notify_ms) = (d.received_at_ms, d.notify_ms);
-    let record = EventRecord {
-        seq: 0,
-        notice_id: d.notice_id,
-        product_id: d.product_id,
-        event_type: d.event_type,
-        notify_ms: d.notify_ms,
-        sid: d.sid,
-        cname: d.cname,
-        uid: d.uid,
-        sequence: d.sequence,
-        sendts: d.sendts,
-        body: d.body,
-        headers: d.headers,
-        received_at_ms: d.received_at_ms,
-        last_received_at_ms: d.received_at_ms,
-        deliveries: 1,
-        copy_of: None,
-        content_key: d.content_key,
-        session_flags: d.session_flags,
-    };
-    if let Some((seq, copy_of)) = insert_event(tx, &record)? {
+impl<'a> From<&'a EventRecord> for NewEvent<'a> {
+    fn from(e: &'a EventRecord) -> Self {
+        NewEvent {
+            notice_id: &e.notice_id,
+            product_id: e.product_id,
+            event_type: e.event_type,
+            notify_ms: e.notify_ms,
+            sid: e.sid.as_deref(),
+            cname: e.cname.as_deref(),
+            uid: e.uid.as_deref(),
+            sequence: e.sequence,
+            sendts: e.sendts,
+            body: &e.body,
+            headers: &e.headers,
+            received_at_ms: e.received_at_ms,
+            last_received_at_ms: e.last_received_at_ms,
+            deliveries: e.deliveries,
+            copy_of: e.copy_of.as_deref(),
+            content_key: e.content_key.as_deref(),
+            session_flags: e.session_flags,
+        }
+    }
+}
+
+fn ingest_one(tx: &Transaction, d: &NewDelivery) -> rusqlite::Result<IngestOutcome> {
+    let (notice_id, received_at_ms, notify_ms) = (&d.notice_id, d.received_at_ms, d.notify_ms);
+    if let Some((seq, copy_of)) = insert_event(tx, &NewEvent::from(d))? {
         return Ok(IngestOutcome {
             seq,
             duplicate: false,
@@ -268,44 +335,42 @@ fn ingest_one(tx: &Transaction, d: NewDelivery) -> rusqlite::Result<IngestOutcom
 
 /// Insert a new event, decide whether it is a redundant copy, and merge it into its session.
 /// Returns None when the noticeId already exists (nothing is written then).
-fn insert_event(
-    tx: &Transaction,
-    e: &EventRecord,
-) -> rusqlite::Result<Option<(i64, Option<String>)>> {
-    let seq: Option<i64> = tx
+fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<Option<(i64, Option<String>)>> {
+    // No RETURNING: SQLite buffers RETURNING rows in a temporary table, a cost on every row;
+    // the statement's change count and the last rowid say the same.
+    let inserted = tx
         .prepare_cached(
             "INSERT INTO events (notice_id, product_id, event_type, notify_ms, sid, cname, uid, \
              sequence, sendts, body, headers, received_at_ms, last_received_at_ms, deliveries, \
              copy_of, content_key, session_flags) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
-             ON CONFLICT (notice_id) DO NOTHING RETURNING seq",
+             ON CONFLICT (notice_id) DO NOTHING",
         )?
-        .query_row(
-            params![
-                e.notice_id,
-                e.product_id,
-                e.event_type,
-                e.notify_ms,
-                e.sid,
-                e.cname,
-                e.uid,
-                e.sequence,
-                e.sendts,
-                e.body,
-                e.headers,
-                e.received_at_ms,
-                e.last_received_at_ms,
-                e.deliveries,
-                e.copy_of,
-                e.content_key,
-                e.session_flags
-            ],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(seq) = seq else { return Ok(None) };
-    let mut copy_of = e.copy_of.clone();
-    if let (None, Some(key)) = (&copy_of, &e.content_key) {
+        .execute(params![
+            e.notice_id,
+            e.product_id,
+            e.event_type,
+            e.notify_ms,
+            e.sid,
+            e.cname,
+            e.uid,
+            e.sequence,
+            e.sendts,
+            e.body,
+            e.headers,
+            e.received_at_ms,
+            e.last_received_at_ms,
+            e.deliveries,
+            e.copy_of,
+            e.content_key,
+            e.session_flags
+        ])?;
+    if inserted == 0 {
+        return Ok(None);
+    }
+    let seq = tx.last_insert_rowid();
+    let mut copy_of = e.copy_of.map(str::to_string);
+    if let (None, Some(key)) = (&copy_of, e.content_key) {
         let first = tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO content_keys (content_key, notice_id) VALUES (?1, ?2)",
@@ -321,7 +386,7 @@ fn insert_event(
                 .execute(params![seq, copy_of])?;
         }
     }
-    if let (Some(sid), 3) = (&e.sid, e.product_id) {
+    if let (Some(sid), 3) = (e.sid, e.product_id) {
         let counted = i64::from(copy_of.is_none());
         tx.prepare_cached(
             "INSERT INTO sessions (sid, cname, flags, event_count, first_event_ms, last_event_ms, \
@@ -367,11 +432,11 @@ fn quarantine_one(tx: &Transaction, q: &NewQuarantine) -> rusqlite::Result<i64> 
         .query_row([digest], |r| r.get(0))
 }
 
-fn import(tx: &Transaction, b: ImportBatch) -> rusqlite::Result<(ImportCounts, Option<i64>)> {
+fn import(tx: &Transaction, b: &ImportBatch) -> rusqlite::Result<(ImportCounts, Option<i64>)> {
     let mut counts = ImportCounts::default();
     let mut newest = None;
     for e in &b.events {
-        if let Some((seq, _)) = insert_event(tx, e)? {
+        if let Some((seq, _)) = insert_event(tx, &NewEvent::from(e))? {
             counts.events += 1;
             newest = Some(seq);
         }
@@ -384,7 +449,7 @@ fn import(tx: &Transaction, b: ImportBatch) -> rusqlite::Result<(ImportCounts, O
             )?
             .execute(params![d.notice_id, d.received_at_ms, d.notify_ms])? as u64;
     }
-    for q in b.quarantine {
+    for q in &b.quarantine {
         let digest = crate::store::quarantine_digest(q.received_at_ms, &q.body);
         counts.quarantine += tx
             .prepare_cached(
