@@ -60,12 +60,16 @@ fn open_conn(path: &str) -> rusqlite::Result<Connection> {
 
 /// Checkpoints the WAL into the database from its own connection and thread, so the writer's
 /// commits never pay for it (SQLite's automatic checkpoint runs inside the committing call).
-fn spawn_checkpointer(path: String) -> anyhow::Result<()> {
+/// It stops once the store is gone (`alive` no longer upgrades).
+fn spawn_checkpointer(path: String, alive: std::sync::Weak<ReadPool>) -> anyhow::Result<()> {
     let conn = open_conn(&path)?;
     std::thread::Builder::new()
         .name("ncsd-sqlite-checkpoint".into())
         .spawn(move || loop {
             std::thread::sleep(std::time::Duration::from_millis(500));
+            if alive.upgrade().is_none() {
+                return;
+            }
             // PASSIVE never blocks the writer or readers; it copies what it can.
             if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
                 tracing::warn!(error = %e, "WAL checkpoint failed");
@@ -101,7 +105,6 @@ impl SqliteStore {
             open_conn(path).map_err(|e| anyhow::anyhow!("cannot open SQLite at {path}: {e}"))?;
         migrate(&mut conn).map_err(|e| anyhow::anyhow!("cannot migrate {path}: {e}"))?;
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
-        spawn_checkpointer(path.to_string())?;
         let (notify, _) = broadcast::channel(1024);
         let failing = writer::Failing::default();
         let writer = writer::spawn(conn, notify.clone(), failing.clone());
@@ -109,6 +112,7 @@ impl SqliteStore {
             path: path.to_string(),
             idle: Mutex::new(Vec::new()),
         });
+        spawn_checkpointer(path.to_string(), Arc::downgrade(&readers))?;
         Ok(Self {
             writer,
             failing,
