@@ -91,7 +91,9 @@ if [ "${SKIP_LARGE:-0}" != 1 ]; then
     echo "bulk-loading $LARGE_SESSIONS sessions x $LARGE_EVENTS events" >&2
     "$bin/bench-bulkload" "sqlite://$big" "$LARGE_SESSIONS" "$LARGE_EVENTS" >"$out/large.sids"
   fi
-  cp "$big" "$out/large-run.db"; rm -f "$out/large-run.db-wal" "$out/large-run.db-shm"
+  # The WAL may still hold the last of the bulk load: copy it along.
+  rm -f "$out/large-run.db" "$out/large-run.db-wal" "$out/large-run.db-shm"
+  for f in "$big" "$big-wal" "$big-shm"; do if [ -f "$f" ]; then cp "$f" "$out/large-run.db${f#"$big"}"; fi; done
   NCSD_LOG=warn "$bin/ncsd" serve --listen "127.0.0.1:$port_ncsd" --database "sqlite://$out/large-run.db" --secret "$secret" & pid=$!
   wait_port $port_ncsd
   res=$(wrk -t2 -c16 -d"${DURATION}s" --latency -s "$root/bench/sessions.lua" "http://127.0.0.1:$port_ncsd" -- "$out/large.sids" | grep RESULT)

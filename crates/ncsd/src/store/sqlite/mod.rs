@@ -16,6 +16,7 @@ use super::*;
 use writer::Job;
 
 const SCHEMA_VERSION: i64 = 2;
+const MAX_IDLE_READERS: usize = 64;
 
 pub struct SqliteStore {
     writer: mpsc::Sender<Job>,
@@ -35,11 +36,13 @@ impl ReadPool {
         let conn = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let conn = match conn {
             Some(c) => c,
-            None => open_conn(&self.path).map_err(|e| StoreError::Unavailable(e.to_string()))?,
+            None => open_reader(&self.path).map_err(|e| StoreError::Unavailable(e.to_string()))?,
         };
         let out = f(&conn).map_err(|e| StoreError::Unavailable(e.to_string()));
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < 8 {
+        // Keep enough warm connections for the blocking pool's concurrency: each has its own
+        // page cache, and opening one costs a schema read.
+        if idle.len() < MAX_IDLE_READERS {
             idle.push(conn);
         }
         out
@@ -55,6 +58,14 @@ fn open_conn(path: &str) -> rusqlite::Result<Connection> {
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
          PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384;",
     )?;
+    Ok(conn)
+}
+
+/// A query connection: memory-mapped reads (no copy through `pread`), read-only by intent.
+fn open_reader(path: &str) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch("PRAGMA mmap_size = 268435456; PRAGMA cache_size = -4096;")?;
     Ok(conn)
 }
 
