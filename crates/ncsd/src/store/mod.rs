@@ -45,8 +45,21 @@ pub trait Store: Send + Sync + 'static {
     async fn import(&self, batch: ImportBatch) -> StoreResult<ImportCounts>;
     /// Highest storage cursor (event `seq`) committed so far.
     async fn latest_seq(&self) -> StoreResult<i64>;
-    /// Remove events (and sessions whose last activity is) older than `before_ms`.
-    async fn purge_before(&self, before_ms: i64) -> StoreResult<u64>;
+    /// Remove one chunk of what is older than `before_ms`: events of sessions whose last
+    /// activity is older, other events received before it, old repeat deliveries and quarantine.
+    async fn purge_chunk(&self, before_ms: i64) -> StoreResult<PurgeChunk>;
+    /// Purge chunk by chunk until nothing older is left; returns the events removed. Deliveries
+    /// queued meanwhile wait for one chunk at most.
+    async fn purge_before(&self, before_ms: i64) -> StoreResult<u64> {
+        let mut total = 0;
+        loop {
+            let chunk = self.purge_chunk(before_ms).await?;
+            total += chunk.events;
+            if !chunk.more {
+                return Ok(total);
+            }
+        }
+    }
     async fn health(&self) -> StoreResult<()>;
     /// Wakes whenever new events were committed (by this instance, or by another one sharing the
     /// database); carries the newest known `seq`.

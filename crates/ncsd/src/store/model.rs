@@ -121,6 +121,14 @@ pub struct DeliveryRecord {
     pub notify_ms: Option<i64>,
 }
 
+/// One chunk of a purge (each its own short transaction, so ingest never waits long).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurgeChunk {
+    pub events: u64,
+    /// Something was deleted, so there may be more.
+    pub more: bool,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ImportBatch {
     pub events: Vec<EventRecord>,

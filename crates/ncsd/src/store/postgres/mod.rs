@@ -216,17 +216,8 @@ impl Store for PgStore {
             .await
             .map_err(|e| store_error(&e))
     }
-    async fn purge_before(&self, before_ms: i64) -> StoreResult<u64> {
-        // Chunk by chunk (one transaction each), as SQLite does, so ingest on every instance
-        // waits for one chunk at most.
-        let mut total = 0;
-        loop {
-            let chunk = self.write(|tx| Job::Purge(before_ms, tx)).await?;
-            total += chunk.events;
-            if !chunk.more {
-                return Ok(total);
-            }
-        }
+    async fn purge_chunk(&self, before_ms: i64) -> StoreResult<PurgeChunk> {
+        self.write(|tx| Job::Purge(before_ms, tx)).await
     }
     async fn health(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1")

@@ -21,7 +21,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{is_unavailable, store_error, Announcer, CHANNEL, CONNECT_TIMEOUT};
 use crate::store::{
-    ImportBatch, ImportCounts, IngestOutcome, NewDelivery, NewQuarantine, StoreError, StoreResult,
+    ImportBatch, ImportCounts, IngestOutcome, NewDelivery, NewQuarantine, PurgeChunk, StoreError,
+    StoreResult,
 };
 
 const MAX_BATCH: usize = 512;
@@ -43,13 +44,6 @@ pub enum Job {
     Quarantine(NewQuarantine, oneshot::Sender<StoreResult<i64>>),
     Import(ImportBatch, oneshot::Sender<StoreResult<ImportCounts>>),
     Purge(i64, oneshot::Sender<StoreResult<PurgeChunk>>),
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct PurgeChunk {
-    pub events: u64,
-    /// Something was deleted, so there may be more.
-    pub more: bool,
 }
 
 /// What one job produced inside the transaction; sent to its caller only after COMMIT.

@@ -194,16 +194,8 @@ impl Store for SqliteStore {
     async fn latest_seq(&self) -> StoreResult<i64> {
         self.read(reads::latest_seq).await
     }
-    async fn purge_before(&self, before_ms: i64) -> StoreResult<u64> {
-        // Chunk by chunk, so deliveries queued behind the purge wait for one chunk at most.
-        let mut total = 0;
-        loop {
-            let chunk = self.write(|tx| Job::Purge(before_ms, tx)).await?;
-            total += chunk.events;
-            if !chunk.more {
-                return Ok(total);
-            }
-        }
+    async fn purge_chunk(&self, before_ms: i64) -> StoreResult<PurgeChunk> {
+        self.write(|tx| Job::Purge(before_ms, tx)).await
     }
     async fn health(&self) -> StoreResult<()> {
         if self.failing.load(std::sync::atomic::Ordering::Acquire) {

@@ -10,8 +10,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::store::{
-    EventRecord, ImportBatch, ImportCounts, IngestOutcome, NewDelivery, NewQuarantine, StoreError,
-    StoreResult,
+    EventRecord, ImportBatch, ImportCounts, IngestOutcome, NewDelivery, NewQuarantine, PurgeChunk,
+    StoreError, StoreResult,
 };
 
 const MAX_BATCH: usize = 512;
@@ -24,13 +24,6 @@ pub enum Job {
     Purge(i64, oneshot::Sender<StoreResult<PurgeChunk>>),
     /// A one-row write that tells whether writes work (see `health`).
     Probe(oneshot::Sender<StoreResult<()>>),
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct PurgeChunk {
-    pub events: u64,
-    /// Something was deleted, so there may be more.
-    pub more: bool,
 }
 
 /// Whether the last write transaction failed (disk full, read-only file, ...): `/healthz`
@@ -320,11 +313,7 @@ fn ingest_one(tx: &Transaction, d: &NewDelivery) -> rusqlite::Result<IngestOutco
         .query_row(params![notice_id, received_at_ms], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?;
-    tx.prepare_cached(
-        "INSERT OR IGNORE INTO deliveries (notice_id, received_at_ms, notify_ms) \
-         VALUES (?1, ?2, ?3)",
-    )?
-    .execute(params![notice_id, received_at_ms, notify_ms])?;
+    insert_repeat(tx, notice_id, received_at_ms, notify_ms)?;
     Ok(IngestOutcome {
         seq,
         duplicate: true,
@@ -415,19 +404,40 @@ fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<Option<(i64,
     Ok(Some((seq, copy_of)))
 }
 
-fn quarantine_one(tx: &Transaction, q: &NewQuarantine) -> rusqlite::Result<i64> {
-    let digest = crate::store::quarantine_digest(q.received_at_ms, &q.body);
+/// A repeat delivery of a stored noticeId; returns 1 when recorded, 0 when already there.
+fn insert_repeat(
+    tx: &Transaction,
+    notice_id: &str,
+    received_at_ms: i64,
+    notify_ms: Option<i64>,
+) -> rusqlite::Result<usize> {
     tx.prepare_cached(
-        "INSERT OR IGNORE INTO quarantine (received_at_ms, reason, body, headers, digest) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT OR IGNORE INTO deliveries (notice_id, received_at_ms, notify_ms) \
+         VALUES (?1, ?2, ?3)",
     )?
-    .execute(params![
-        q.received_at_ms,
-        q.reason,
-        q.body,
-        q.headers,
-        digest
-    ])?;
+    .execute(params![notice_id, received_at_ms, notify_ms])
+}
+
+/// Keep an unreadable body; returns its digest and 1 when new, 0 when already kept.
+fn insert_quarantine(
+    tx: &Transaction,
+    received_at_ms: i64,
+    reason: &str,
+    body: &[u8],
+    headers: &str,
+) -> rusqlite::Result<(String, usize)> {
+    let digest = crate::store::quarantine_digest(received_at_ms, body);
+    let n = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO quarantine (received_at_ms, reason, body, headers, digest) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![received_at_ms, reason, body, headers, digest])?;
+    Ok((digest, n))
+}
+
+fn quarantine_one(tx: &Transaction, q: &NewQuarantine) -> rusqlite::Result<i64> {
+    let (digest, _) = insert_quarantine(tx, q.received_at_ms, &q.reason, &q.body, &q.headers)?;
     tx.prepare_cached("SELECT id FROM quarantine WHERE digest = ?1")?
         .query_row([digest], |r| r.get(0))
 }
@@ -442,27 +452,11 @@ fn import(tx: &Transaction, b: &ImportBatch) -> rusqlite::Result<(ImportCounts, 
         }
     }
     for d in &b.deliveries {
-        counts.deliveries +=
-            tx.prepare_cached(
-                "INSERT OR IGNORE INTO deliveries (notice_id, received_at_ms, notify_ms) \
-                 VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![d.notice_id, d.received_at_ms, d.notify_ms])? as u64;
+        counts.deliveries += insert_repeat(tx, &d.notice_id, d.received_at_ms, d.notify_ms)? as u64;
     }
     for q in &b.quarantine {
-        let digest = crate::store::quarantine_digest(q.received_at_ms, &q.body);
-        counts.quarantine += tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO quarantine (received_at_ms, reason, body, headers, digest) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                q.received_at_ms,
-                q.reason,
-                q.body,
-                q.headers,
-                digest
-            ])? as u64;
+        let (_, n) = insert_quarantine(tx, q.received_at_ms, &q.reason, &q.body, &q.headers)?;
+        counts.quarantine += n as u64;
     }
     Ok((counts, newest))
 }

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use sqlx::postgres::PgConnection;
 
 use super::batch::{insert_events, stored_ids};
-use super::PurgeChunk;
+use crate::store::PurgeChunk;
 use crate::store::{EventRecord, ImportBatch, ImportCounts, NewQuarantine};
 
 /// Events (and delivery and quarantine rows) one purge job removes at most, so writers on every
