@@ -4,6 +4,7 @@
 
 mod reads;
 mod writer;
+mod writes;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

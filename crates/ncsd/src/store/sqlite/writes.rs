@@ -1,0 +1,313 @@
+//! The SQL of each write job (ingest, quarantine, import, purge, probe), run by the writer
+//! thread inside its transaction. Every decision that must hold across deliveries (a noticeId
+//! stored once, which copy came first) rests on a unique key here, not in memory.
+
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use crate::store::{
+    EventRecord, ImportBatch, ImportCounts, IngestOutcome, NewDelivery, NewQuarantine, PurgeChunk,
+};
+
+/// Most events one purge job deletes, so the writer (and ingest behind it) is never held long.
+const PURGE_CHUNK: i64 = 2000;
+
+pub(super) fn probe(tx: &Transaction) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT OR REPLACE INTO meta (k, v) VALUES ('write_probe', ?1)")?
+        .execute([crate::ingest::now_ms().to_string()])?;
+    Ok(())
+}
+
+/// The columns of a new `events` row, borrowed from a delivery or an imported record, so a job
+/// stays intact for a retry.
+struct NewEvent<'a> {
+    notice_id: &'a str,
+    product_id: i64,
+    event_type: i64,
+    notify_ms: Option<i64>,
+    sid: Option<&'a str>,
+    cname: Option<&'a str>,
+    uid: Option<&'a str>,
+    sequence: Option<i64>,
+    sendts: Option<i64>,
+    body: &'a [u8],
+    headers: &'a str,
+    received_at_ms: i64,
+    last_received_at_ms: i64,
+    deliveries: i64,
+    copy_of: Option<&'a str>,
+    content_key: Option<&'a str>,
+    session_flags: i64,
+}
+
+impl<'a> From<&'a NewDelivery> for NewEvent<'a> {
+    fn from(d: &'a NewDelivery) -> Self {
+        NewEvent {
+            notice_id: &d.notice_id,
+            product_id: d.product_id,
+            event_type: d.event_type,
+            notify_ms: d.notify_ms,
+            sid: d.sid.as_deref(),
+            cname: d.cname.as_deref(),
+            uid: d.uid.as_deref(),
+            sequence: d.sequence,
+            sendts: d.sendts,
+            body: &d.body,
+            headers: &d.headers,
+            received_at_ms: d.received_at_ms,
+            last_received_at_ms: d.received_at_ms,
+            deliveries: 1,
+            copy_of: None,
+            content_key: d.content_key.as_deref(),
+            session_flags: d.session_flags,
+        }
+    }
+}
+
+impl<'a> From<&'a EventRecord> for NewEvent<'a> {
+    fn from(e: &'a EventRecord) -> Self {
+        NewEvent {
+            notice_id: &e.notice_id,
+            product_id: e.product_id,
+            event_type: e.event_type,
+            notify_ms: e.notify_ms,
+            sid: e.sid.as_deref(),
+            cname: e.cname.as_deref(),
+            uid: e.uid.as_deref(),
+            sequence: e.sequence,
+            sendts: e.sendts,
+            body: &e.body,
+            headers: &e.headers,
+            received_at_ms: e.received_at_ms,
+            last_received_at_ms: e.last_received_at_ms,
+            deliveries: e.deliveries,
+            copy_of: e.copy_of.as_deref(),
+            content_key: e.content_key.as_deref(),
+            session_flags: e.session_flags,
+        }
+    }
+}
+
+pub(super) fn ingest_one(tx: &Transaction, d: &NewDelivery) -> rusqlite::Result<IngestOutcome> {
+    let (notice_id, received_at_ms, notify_ms) = (&d.notice_id, d.received_at_ms, d.notify_ms);
+    if let Some((seq, copy_of)) = insert_event(tx, &NewEvent::from(d))? {
+        return Ok(IngestOutcome {
+            seq,
+            duplicate: false,
+            deliveries: 1,
+            copy_of,
+        });
+    }
+    // The noticeId is already stored: another delivery of the same notification.
+    let (seq, deliveries, copy_of) = tx
+        .prepare_cached(
+            "UPDATE events SET deliveries = deliveries + 1, last_received_at_ms = ?2 \
+             WHERE notice_id = ?1 RETURNING seq, deliveries, copy_of",
+        )?
+        .query_row(params![notice_id, received_at_ms], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    insert_repeat(tx, notice_id, received_at_ms, notify_ms)?;
+    Ok(IngestOutcome {
+        seq,
+        duplicate: true,
+        deliveries,
+        copy_of,
+    })
+}
+
+/// Insert a new event, decide whether it is a redundant copy, and merge it into its session.
+/// Returns None when the noticeId already exists (nothing is written then).
+fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<Option<(i64, Option<String>)>> {
+    // No RETURNING: SQLite buffers RETURNING rows in a temporary table, a cost on every row;
+    // the statement's change count and the last rowid say the same.
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO events (notice_id, product_id, event_type, notify_ms, sid, cname, uid, \
+             sequence, sendts, body, headers, received_at_ms, last_received_at_ms, deliveries, \
+             copy_of, content_key, session_flags) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
+             ON CONFLICT (notice_id) DO NOTHING",
+        )?
+        .execute(params![
+            e.notice_id,
+            e.product_id,
+            e.event_type,
+            e.notify_ms,
+            e.sid,
+            e.cname,
+            e.uid,
+            e.sequence,
+            e.sendts,
+            e.body,
+            e.headers,
+            e.received_at_ms,
+            e.last_received_at_ms,
+            e.deliveries,
+            e.copy_of,
+            e.content_key,
+            e.session_flags
+        ])?;
+    if inserted == 0 {
+        return Ok(None);
+    }
+    let seq = tx.last_insert_rowid();
+    let mut copy_of = e.copy_of.map(str::to_string);
+    if let (None, Some(key)) = (&copy_of, e.content_key) {
+        let first = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO content_keys (content_key, notice_id) VALUES (?1, ?2)",
+            )?
+            .execute(params![key, e.notice_id])?
+            == 1;
+        if !first {
+            copy_of = tx
+                .prepare_cached("SELECT notice_id FROM content_keys WHERE content_key = ?1")?
+                .query_row([key], |r| r.get(0))
+                .optional()?;
+            tx.prepare_cached("UPDATE events SET copy_of = ?2 WHERE seq = ?1")?
+                .execute(params![seq, copy_of])?;
+        }
+    }
+    if let (Some(sid), 3) = (e.sid, e.product_id) {
+        let counted = i64::from(copy_of.is_none());
+        tx.prepare_cached(
+            "INSERT INTO sessions (sid, cname, flags, event_count, first_event_ms, last_event_ms, \
+             last_activity_ms, last_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7) \
+             ON CONFLICT (sid) DO UPDATE SET \
+               cname = COALESCE(sessions.cname, excluded.cname), \
+               flags = sessions.flags | excluded.flags, \
+               event_count = sessions.event_count + excluded.event_count, \
+               first_event_ms = MIN(COALESCE(sessions.first_event_ms, excluded.first_event_ms), \
+                                    COALESCE(excluded.first_event_ms, sessions.first_event_ms)), \
+               last_event_ms = MAX(COALESCE(sessions.last_event_ms, excluded.last_event_ms), \
+                                   COALESCE(excluded.last_event_ms, sessions.last_event_ms)), \
+               last_activity_ms = MAX(sessions.last_activity_ms, excluded.last_activity_ms), \
+               last_seq = MAX(sessions.last_seq, excluded.last_seq)",
+        )?
+        .execute(params![
+            sid,
+            e.cname,
+            e.session_flags,
+            counted,
+            e.sendts,
+            e.sendts.unwrap_or(e.received_at_ms).max(e.received_at_ms),
+            seq
+        ])?;
+    }
+    Ok(Some((seq, copy_of)))
+}
+
+/// A repeat delivery of a stored noticeId; returns 1 when recorded, 0 when already there.
+fn insert_repeat(
+    tx: &Transaction,
+    notice_id: &str,
+    received_at_ms: i64,
+    notify_ms: Option<i64>,
+) -> rusqlite::Result<usize> {
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO deliveries (notice_id, received_at_ms, notify_ms) \
+         VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![notice_id, received_at_ms, notify_ms])
+}
+
+/// Keep an unreadable body; returns its digest and 1 when new, 0 when already kept.
+fn insert_quarantine(
+    tx: &Transaction,
+    received_at_ms: i64,
+    reason: &str,
+    body: &[u8],
+    headers: &str,
+) -> rusqlite::Result<(String, usize)> {
+    let digest = crate::store::quarantine_digest(received_at_ms, body);
+    let n = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO quarantine (received_at_ms, reason, body, headers, digest) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![received_at_ms, reason, body, headers, digest])?;
+    Ok((digest, n))
+}
+
+pub(super) fn quarantine_one(tx: &Transaction, q: &NewQuarantine) -> rusqlite::Result<i64> {
+    let (digest, _) = insert_quarantine(tx, q.received_at_ms, &q.reason, &q.body, &q.headers)?;
+    tx.prepare_cached("SELECT id FROM quarantine WHERE digest = ?1")?
+        .query_row([digest], |r| r.get(0))
+}
+
+pub(super) fn import(
+    tx: &Transaction,
+    b: &ImportBatch,
+) -> rusqlite::Result<(ImportCounts, Option<i64>)> {
+    let mut counts = ImportCounts::default();
+    let mut newest = None;
+    for e in &b.events {
+        if let Some((seq, _)) = insert_event(tx, &NewEvent::from(e))? {
+            counts.events += 1;
+            newest = Some(seq);
+        }
+    }
+    for d in &b.deliveries {
+        counts.deliveries += insert_repeat(tx, &d.notice_id, d.received_at_ms, d.notify_ms)? as u64;
+    }
+    for q in &b.quarantine {
+        let (_, n) = insert_quarantine(tx, q.received_at_ms, &q.reason, &q.body, &q.headers)?;
+        counts.quarantine += n as u64;
+    }
+    Ok((counts, newest))
+}
+
+/// One chunk of a purge: at most `PURGE_CHUNK` events, so the writer (and ingest behind it) is
+/// never held for long.
+pub(super) fn purge(tx: &Transaction, before_ms: i64) -> rusqlite::Result<PurgeChunk> {
+    // Sessions go as a whole when their last activity is older than the cut-off, so a long
+    // recording never loses its beginning while it is still running.
+    tx.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS purge_batch \
+         (seq INTEGER PRIMARY KEY, notice_id TEXT, content_key TEXT)",
+        [],
+    )?;
+    tx.execute("DELETE FROM temp.purge_batch", [])?;
+    tx.execute(
+        "INSERT INTO temp.purge_batch (seq, notice_id, content_key) \
+         SELECT e.seq, e.notice_id, e.content_key FROM sessions s JOIN events e ON e.sid = s.sid \
+         WHERE s.last_activity_ms < ?1 AND e.product_id = 3 LIMIT ?2",
+        params![before_ms, PURGE_CHUNK],
+    )?;
+    tx.execute(
+        "INSERT OR IGNORE INTO temp.purge_batch (seq, notice_id, content_key) \
+         SELECT seq, notice_id, content_key FROM events \
+         WHERE received_at_ms < ?1 AND (sid IS NULL OR product_id <> 3) LIMIT ?2",
+        params![before_ms, PURGE_CHUNK],
+    )?;
+    // A key goes with the event that owns it (the first of its copies), not with a copy.
+    tx.execute(
+        "DELETE FROM content_keys WHERE content_key IN \
+         (SELECT content_key FROM temp.purge_batch WHERE content_key IS NOT NULL) \
+         AND notice_id IN (SELECT notice_id FROM temp.purge_batch)",
+        [],
+    )?;
+    let n = tx.execute(
+        "DELETE FROM events WHERE seq IN (SELECT seq FROM temp.purge_batch)",
+        [],
+    )?;
+    tx.execute(
+        "DELETE FROM sessions WHERE last_activity_ms < ?1 \
+         AND NOT EXISTS (SELECT 1 FROM events e WHERE e.sid = sessions.sid AND e.product_id = 3)",
+        [before_ms],
+    )?;
+    let d = tx.execute(
+        "DELETE FROM deliveries WHERE id IN \
+         (SELECT id FROM deliveries WHERE received_at_ms < ?1 LIMIT ?2)",
+        params![before_ms, PURGE_CHUNK],
+    )?;
+    let q = tx.execute(
+        "DELETE FROM quarantine WHERE id IN \
+         (SELECT id FROM quarantine WHERE received_at_ms < ?1 LIMIT ?2)",
+        params![before_ms, PURGE_CHUNK],
+    )?;
+    Ok(PurgeChunk {
+        events: n as u64,
+        more: n + d + q > 0,
+    })
+}
