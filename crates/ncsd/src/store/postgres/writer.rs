@@ -83,7 +83,23 @@ pub fn spawn(options: PgConnectOptions, announcer: Announcer) -> mpsc::Sender<Jo
         last_used: Instant::now(),
         announcer,
     };
-    tokio::spawn(writer.run(rx));
+    // Its own thread and runtime, like the SQLite writer: on a runtime busy with requests, the
+    // writer's every round trip would also wait its turn to be polled, and every delivery waits
+    // for the writer.
+    let spawned = std::thread::Builder::new()
+        .name("ncsd-pg-writer".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(writer.run(rx)),
+                Err(e) => tracing::error!(error = %e, "cannot start the PostgreSQL writer"),
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the PostgreSQL writer thread");
+    }
     tx
 }
 
