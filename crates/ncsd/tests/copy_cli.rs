@@ -32,15 +32,7 @@ async fn copy_sqlite_to_postgres_is_complete_and_idempotent() {
     let (_, sessions_before) = src.get("/v1/sessions").await;
     let (_, session_before) = src.get("/v1/sessions/sid-1").await;
     let (_, event_before) = src.get("/v1/events/c5").await;
-    let common::TestServer {
-        dir,
-        shutdown,
-        handle,
-        ..
-    } = src;
-    shutdown.cancel();
-    handle.await.unwrap().unwrap();
-    let from = format!("sqlite://{}", dir.path().join("ncsd.db").display());
+    let (_dir, from) = src.stop_keep_db().await;
 
     let copy = || {
         let out = Command::new(env!("CARGO_BIN_EXE_ncsd"))

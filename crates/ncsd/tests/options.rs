@@ -100,15 +100,7 @@ async fn purge_command_deletes_before_a_date() {
         ))
         .await;
     }
-    let common::TestServer {
-        dir,
-        shutdown,
-        handle,
-        ..
-    } = srv;
-    shutdown.cancel();
-    handle.await.unwrap().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("ncsd.db").display());
+    let (_dir, db) = srv.stop_keep_db().await; // _dir keeps the file until the end
     let run = |before: &str| {
         let out = Command::new(env!("CARGO_BIN_EXE_ncsd"))
             .args(["purge", "--database", &db, "--before", before])
@@ -129,5 +121,4 @@ async fn purge_command_deletes_before_a_date() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--before"));
-    drop(dir);
 }

@@ -57,6 +57,35 @@ impl Builder {
 }
 
 /// Details as Agora writes them: `msgName` first, then the event's fields.
+/// Audio (43) and video (44) state of one stream, in the order a recorder reports them.
+fn push_streams(b: &mut Builder, uid: &str, state: u8, at_ms: i64, video_first: bool) {
+    let audio = (43, "recorder_audio_stream_state_changed");
+    let video = (44, "recorder_video_stream_state_changed");
+    let order = if video_first {
+        [video, audio]
+    } else {
+        [audio, video]
+    };
+    for (event_type, name) in order {
+        b.push(
+            event_type,
+            1,
+            msg(
+                name,
+                json!({"streamUid": uid, "state": state, "UtcMs": at_ms}),
+            ),
+        );
+    }
+}
+
+fn track_type(mode: Mode) -> &'static str {
+    if mode == Mode::Composite {
+        "audio_and_video"
+    } else {
+        "audio"
+    }
+}
+
 fn msg(name: &str, fields: Value) -> Value {
     let mut details = serde_json::Map::new();
     details.insert("msgName".into(), json!(name));
@@ -96,27 +125,8 @@ pub fn generate_session<R: Rng>(rng: &mut R, mode: Mode, fails: bool, start_ms: 
         b.push(40, 1, msg("recorder_started", json!({"status": 0})));
         b.push(30, 2, msg("uploader_started", json!({"status": 0})));
         for u in &users {
-            b.push(
-                44,
-                1,
-                msg(
-                    "recorder_video_stream_state_changed",
-                    json!({"streamUid": u, "state": 0, "UtcMs": start_ms + 500}),
-                ),
-            );
-            b.push(
-                43,
-                1,
-                msg(
-                    "recorder_audio_stream_state_changed",
-                    json!({"streamUid": u, "state": 0, "UtcMs": start_ms + 500}),
-                ),
-            );
-            let track = if mode == Mode::Composite {
-                "audio_and_video"
-            } else {
-                "audio"
-            };
+            push_streams(&mut b, u, 0, start_ms + 500, true);
+            let track = track_type(mode);
             b.push(42, 1, msg("recorder_slice_start", json!({"startUtcMs": start_ms + 800, "discontinueUtcMs": start_ms + 800, "mixedAllUser": mode == Mode::Composite, "streamUid": u, "trackType": track})));
             b.push(
                 4,
@@ -182,27 +192,12 @@ pub fn generate_session<R: Rng>(rng: &mut R, mode: Mode, fails: bool, start_ms: 
         b.push(11, 0, msg("session_exit", json!({"exitStatus": 0})));
         // Stream changes after the recorder left are normal (spec §4).
         for u in &users {
-            b.push(
-                43,
-                1,
-                msg(
-                    "recorder_audio_stream_state_changed",
-                    json!({"streamUid": u, "state": 1, "UtcMs": start_ms + 60_000}),
-                ),
-            );
-            b.push(
-                44,
-                1,
-                msg(
-                    "recorder_video_stream_state_changed",
-                    json!({"streamUid": u, "state": 1, "UtcMs": start_ms + 60_000}),
-                ),
-            );
+            push_streams(&mut b, u, 1, start_ms + 60_000, false);
         }
         let list: Vec<Value> = users
             .iter()
             .map(|u| {
-                let track = if mode == Mode::Composite { "audio_and_video" } else { "audio" };
+                let track = track_type(mode);
                 json!({"fileName": format!("{sid}_{u}.m3u8"), "trackType": track, "uid": u,
                        "mixedAllUser": mode == Mode::Composite, "isPlayable": true, "sliceStartTime": start_ms + 800})
             })

@@ -102,6 +102,17 @@ impl TestServer {
         (status, res.json().await.unwrap_or(Value::Null))
     }
 
+    /// Stop the server but keep its database: returns the temp dir and the SQLite URL in it.
+    pub async fn stop_keep_db(self) -> (tempfile::TempDir, String) {
+        self.shutdown.cancel();
+        self.handle
+            .await
+            .expect("join")
+            .expect("server ran cleanly");
+        let url = format!("sqlite://{}", self.dir.path().join("ncsd.db").display());
+        (self.dir, url)
+    }
+
     pub async fn stop(self) {
         self.shutdown.cancel();
         self.handle
