@@ -6,13 +6,15 @@
 //!
 //! PostgreSQL comes from `NCSD_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`). If it cannot be reached the PostgreSQL tests
-//! fail; set `NCSD_SKIP_POSTGRES=1` to skip them on purpose.
+//! fail; set `NCSD_SKIP_POSTGRES=1` to skip them on purpose. `sqlite_only` holds what only the
+//! embedded backend can get wrong (its write-ahead log's growth).
 
 #[path = "../common/mod.rs"]
 mod common;
 mod copy;
 mod postgres_only;
 mod records;
+mod sqlite_only;
 mod stories_concurrency;
 mod stories_ingest;
 mod stories_maintenance;

@@ -3,6 +3,7 @@
 //! read-only connections for queries (`reads`).
 
 mod reads;
+mod wal;
 mod writer;
 mod writes;
 
@@ -70,26 +71,6 @@ fn open_reader(path: &str) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-/// Checkpoints the WAL into the database from its own connection and thread, so the writer's
-/// commits never pay for it (SQLite's automatic checkpoint runs inside the committing call).
-/// It stops once the store is gone (`alive` no longer upgrades).
-fn spawn_checkpointer(path: String, alive: std::sync::Weak<ReadPool>) -> anyhow::Result<()> {
-    let conn = open_conn(&path)?;
-    std::thread::Builder::new()
-        .name("ncsd-sqlite-checkpoint".into())
-        .spawn(move || loop {
-            std::thread::sleep(std::time::Duration::from_millis(500));
-            if alive.upgrade().is_none() {
-                return;
-            }
-            // PASSIVE never blocks the writer or readers; it copies what it can.
-            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                tracing::warn!(error = %e, "WAL checkpoint failed");
-            }
-        })?;
-    Ok(())
-}
-
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version >= SCHEMA_VERSION {
@@ -119,12 +100,16 @@ impl SqliteStore {
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
         let (notify, _) = broadcast::channel(1024);
         let failing = writer::Failing::default();
-        let writer = writer::spawn(conn, notify.clone(), failing.clone());
+        let restart = wal::RestartWanted::default();
+        let writer = writer::spawn(conn, notify.clone(), failing.clone(), restart.clone());
         let readers = Arc::new(ReadPool {
             path: path.to_string(),
             idle: Mutex::new(Vec::new()),
         });
-        spawn_checkpointer(path.to_string(), Arc::downgrade(&readers))?;
+        // The checkpointer has its own connection, so the writer's commits never pay for
+        // copying the WAL (SQLite's automatic checkpoint runs inside the committing call).
+        let checkpoint_conn = open_conn(path)?;
+        wal::spawn_checkpointer(checkpoint_conn, Arc::downgrade(&readers), restart)?;
         Ok(Self {
             writer,
             failing,

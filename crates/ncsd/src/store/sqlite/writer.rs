@@ -11,6 +11,7 @@ use std::sync::Arc;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use super::wal::RestartWanted;
 use super::writes::{import, ingest_one, probe, purge, quarantine_one};
 
 use crate::store::{
@@ -37,11 +38,12 @@ pub fn spawn(
     conn: Connection,
     notify: broadcast::Sender<i64>,
     failing: Failing,
+    restart: RestartWanted,
 ) -> mpsc::Sender<Job> {
     let (tx, rx) = mpsc::channel(8192);
     std::thread::Builder::new()
         .name("ncsd-sqlite-writer".into())
-        .spawn(move || run(conn, rx, notify, failing))
+        .spawn(move || run(conn, rx, notify, failing, restart))
         .expect("spawn the SQLite writer thread");
     tx
 }
@@ -51,6 +53,7 @@ fn run(
     mut rx: mpsc::Receiver<Job>,
     notify: broadcast::Sender<i64>,
     failing: Failing,
+    restart: RestartWanted,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
@@ -67,6 +70,8 @@ fn run(
         if let Some(seq) = newest {
             let _ = notify.send(seq);
         }
+        // After the batch is answered, so no caller waits for it.
+        restart.catch_up(&conn);
     }
 }
 
