@@ -11,19 +11,25 @@ use serde_json::{json, Value};
 use super::view::{event_json, stored_event};
 use super::{params, AppState};
 use crate::error::{ApiError, ApiResult};
-use crate::session::{distinct_ordered, fold, StoredEvent};
+use crate::session::{distinct_ordered, fold, SessionState, StoredEvent};
 use crate::store::{DynStore, SessionQuery, SessionRow, StoreResult};
 use crate::summary;
 
-/// The folded state of one session as JSON, or None when the sid is unknown.
-pub async fn session_json(store: &DynStore, sid: &str) -> StoreResult<Option<Value>> {
+/// The folded state of one session, or None when the sid is unknown.
+pub async fn session_state(store: &DynStore, sid: &str) -> StoreResult<Option<SessionState>> {
     let records = store.session_events(sid).await?;
     if records.is_empty() {
         return Ok(None);
     }
     let events: Vec<StoredEvent> = records.iter().filter_map(stored_event).collect();
-    let state = fold(sid, &events);
-    Ok(Some(serde_json::to_value(state).unwrap_or(Value::Null)))
+    Ok(Some(fold(sid, &events)))
+}
+
+/// The folded state of one session as JSON, or None when the sid is unknown.
+pub async fn session_json(store: &DynStore, sid: &str) -> StoreResult<Option<Value>> {
+    Ok(session_state(store, sid)
+        .await?
+        .map(|state| serde_json::to_value(state).unwrap_or(Value::Null)))
 }
 
 /// The state of one recording, folded from its events.
@@ -34,9 +40,10 @@ pub async fn session_json(store: &DynStore, sid: &str) -> StoreResult<Option<Val
 pub async fn one(
     State(st): State<AppState>,
     sid: Result<Path<String>, PathRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SessionState>> {
     let sid = params::path(sid)?;
-    session_json(&st.store, &sid)
+    // Serialised straight from the state: no intermediate JSON tree.
+    session_state(&st.store, &sid)
         .await?
         .map(Json)
         .ok_or_else(|| {

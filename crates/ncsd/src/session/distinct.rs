@@ -9,7 +9,7 @@
 use super::StoredEvent;
 use serde_json::Value;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Distinct events ordered by `(sequence, sendts, notice_id)`, a missing
 /// `sequence` or `sendts` sorting last.
@@ -31,16 +31,32 @@ pub fn distinct_ordered(events: &[StoredEvent]) -> Vec<&StoredEvent> {
             })
             .or_insert(e);
     }
-    // BTreeMap iterates by noticeId, so the first of a content group seen
-    // here is the one with the smallest noticeId.
-    let mut seen = HashSet::new();
-    let mut out: Vec<&StoredEvent> = by_id
-        .into_values()
-        .filter(|e| match e.sequence {
-            Some(seq) => seen.insert((e.uid.as_deref(), e.event_type, seq, canonical(&e.details))),
-            None => true,
-        })
-        .collect();
+    // Content copies share (uid, eventType, sequence); only inside such a group, which is rare,
+    // is the details' canonical text worth building. BTreeMap iterates by noticeId, so within
+    // a group the first kept is the one with the smallest noticeId.
+    let mut groups: HashMap<(Option<&str>, u32, i64), Vec<&StoredEvent>> = HashMap::new();
+    let mut out = Vec::with_capacity(by_id.len());
+    for e in by_id.into_values() {
+        match e.sequence {
+            Some(seq) => groups
+                .entry((e.uid.as_deref(), e.event_type, seq))
+                .or_default()
+                .push(e),
+            None => out.push(e),
+        }
+    }
+    for group in groups.into_values() {
+        if let [only] = group[..] {
+            out.push(only);
+            continue;
+        }
+        let mut seen = HashSet::new();
+        out.extend(
+            group
+                .into_iter()
+                .filter(|e| seen.insert(canonical(&e.details))),
+        );
+    }
     out.sort_by(|a, b| display_order(a, b));
     out
 }
