@@ -85,7 +85,9 @@ for c in 16 64; do
 done
 
 if [ "${SKIP_LARGE:-0}" != 1 ]; then
-  big=$out/large.db
+  # Named for the loader's layout (sessions interleaved), so a store from an older loader is
+  # not reused.
+  big=$out/large-interleaved.db
   if [ ! -f "$out/large.sids" ] || [ ! -f "$big" ]; then
     rm -f "$big" "$big-wal" "$big-shm"
     echo "bulk-loading $LARGE_SESSIONS sessions x $LARGE_EVENTS events" >&2
@@ -94,11 +96,23 @@ if [ "${SKIP_LARGE:-0}" != 1 ]; then
   # The WAL may still hold the last of the bulk load: copy it along.
   rm -f "$out/large-run.db" "$out/large-run.db-wal" "$out/large-run.db-shm"
   for f in "$big" "$big-wal" "$big-shm"; do if [ -f "$f" ]; then cp "$f" "$out/large-run.db${f#"$big"}"; fi; done
-  NCSD_LOG=warn "$bin/ncsd" serve --listen "127.0.0.1:$port_ncsd" --database "sqlite://$out/large-run.db" --secret "$secret" & pid=$!
-  wait_port $port_ncsd
-  res=$(wrk -t2 -c16 -d"${DURATION}s" --latency -s "$root/bench/sessions.lua" "http://127.0.0.1:$port_ncsd" -- "$out/large.sids" | grep RESULT)
-  kill $pid; wait $pid 2>/dev/null || true
-  echo "GET /v1/sessions/{sid} with $((LARGE_SESSIONS * LARGE_EVENTS)) events stored, 16 connections: req/s $(field rps "$res") p50_us $(field p50_us "$res") p99_us $(field p99_us "$res") errors $(field errors "$res")"
+  # Session reads, twice: folding on every read (--session-cache-mb 0: the cost of a session
+  # never read before, or changed since), then with folded states kept, after one warm-up pass.
+  reads() {
+    local label=$1; shift
+    NCSD_LOG=warn "$bin/ncsd" serve --listen "127.0.0.1:$port_ncsd" --database "sqlite://$out/large-run.db" --secret "$secret" "$@" & pid=$!
+    wait_port $port_ncsd
+    if [ "$label" = kept ]; then
+      # Every sid once (the pass wraps around if it has time left).
+      wrk -t2 -c16 -d"$((DURATION > 8 ? DURATION : 8))s" -s "$root/bench/sessions.lua" "http://127.0.0.1:$port_ncsd" -- "$out/large.sids" each 2 >/dev/null
+    fi
+    res=$(wrk -t2 -c16 -d"${DURATION}s" --latency -s "$root/bench/sessions.lua" "http://127.0.0.1:$port_ncsd" -- "$out/large.sids" | grep RESULT)
+    local anon; anon=$(awk '/RssAnon/ {print int($2/1024)}' "/proc/$pid/status")
+    kill $pid; wait $pid 2>/dev/null || true
+    echo "GET /v1/sessions/{sid}, $((LARGE_SESSIONS * LARGE_EVENTS)) events stored, 16 connections, $label: req/s $(field rps "$res") p50_us $(field p50_us "$res") p99_us $(field p99_us "$res") errors $(field errors "$res") anon_MiB $anon"
+  }
+  reads "fold on every read" --session-cache-mb 0
+  reads kept
   n=$(run "ncsd-c64-large" ncsd 64 "$out/large-run.db"); echo "$n"
   python3 -c "print(f'ingest at 64 connections, large store / empty store: {float(\"$(awk '{print $2}' <<<"$n")\")/float(\"$empty64\"):.2f}')"
 fi

@@ -1,5 +1,7 @@
 //! Loads a store with SESSIONS realistic recording sessions of EVENTS events each, in bulk
-//! (through the store's import path, not HTTP), and prints the sids to stdout.
+//! (through the store's import path, not HTTP), and prints the sids to stdout. Sessions are
+//! recorded `CONCURRENT` at a time with their events interleaved, as live recordings are, so
+//! one session's events are spread over the file rather than side by side.
 //! Usage: bench-bulkload DATABASE_URL SESSIONS EVENTS
 
 use ncsd::ingest::to_delivery;
@@ -16,11 +18,17 @@ async fn main() -> anyhow::Result<()> {
     let mut batch = Vec::with_capacity(2000);
     let mut seq = 0i64;
     let mut out = String::new();
+    const CONCURRENT: u64 = 100;
     for s in 0..sessions {
+        out.push_str(&format!("bulk-{s:08}\n"));
+    }
+    let groups = (0..sessions).step_by(CONCURRENT as usize);
+    let order = groups.flat_map(|g| {
+        (0..per).flat_map(move |q| (g..(g + CONCURRENT).min(sessions)).map(move |s| (s, q)))
+    });
+    for (s, q) in order {
         let sid = format!("bulk-{s:08}");
-        out.push_str(&sid);
-        out.push('\n');
-        for q in 0..per {
+        {
             let event_type = match q {
                 0 => 40,
                 1 => 30,

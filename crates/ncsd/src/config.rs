@@ -90,6 +90,12 @@ pub struct ServeConfig {
     #[arg(long, env = "NCSD_MAX_NOTIFY_SKEW", value_parser = humantime::parse_duration)]
     pub max_notify_skew: Option<std::time::Duration>,
 
+    /// Memory for folded session states kept between `GET /v1/sessions/{sid}` reads, in MiB
+    /// (0: fold on every read). A kept state is served only while the session has no newer
+    /// event, so it never hides one.
+    #[arg(long, env = "NCSD_SESSION_CACHE_MB", default_value_t = 64)]
+    pub session_cache_mb: usize,
+
     /// Keep events and sessions this long (e.g. `30d`), purging older ones in the background.
     /// A session goes as a whole once its last activity is older. Off by default.
     #[arg(long, env = "NCSD_RETAIN", value_parser = humantime::parse_duration)]

@@ -136,6 +136,41 @@ async fn session_endpoints_and_their_errors() {
     assert_error(s, &b, StatusCode::BAD_REQUEST, "until");
 }
 
+/// `GET /v1/sessions/{sid}` keeps folded states (`--session-cache-mb`); a kept state must
+/// never hide an event stored after it, including one that arrives late and out of order.
+#[tokio::test]
+async fn a_kept_session_state_never_hides_a_newer_event() {
+    let cached = app(&[]).await;
+    let uncached = app(&["--session-cache-mb", "0"]).await;
+    let send = |body: Vec<u8>| {
+        let (a, b) = (&cached, &uncached);
+        async move {
+            assert_eq!(a.ingest(body.clone()).await.0, StatusCode::OK);
+            assert_eq!(b.ingest(body).await.0, StatusCode::OK);
+        }
+    };
+    let read = || async {
+        let (s1, a) = cached.get("/v1/sessions/sid-c").await;
+        let (s2, b) = uncached.get("/v1/sessions/sid-c").await;
+        assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
+        assert_eq!(a, b, "the kept state and a fresh fold differ");
+        a
+    };
+    send(cr_body("c0", "sid-c", 40, 0, json!({"status": 0}))).await;
+    send(cr_body("c3", "sid-c", 41, 3, json!({"exitStatus": 0}))).await;
+    let first = read().await;
+    assert_eq!(first["missing_sequences"], json!([1, 2]));
+    assert_eq!(read().await, first, "read twice, same answer");
+    // Sequence 1 arrives late: the kept state is stale and must not be served.
+    send(cr_body("c1", "sid-c", 30, 1, json!({"status": 0}))).await;
+    assert_eq!(read().await["missing_sequences"], json!([2]));
+    // A resend of a stored noticeId changes no state; the answer stays the same.
+    send(cr_body("c1", "sid-c", 30, 1, json!({"status": 0}))).await;
+    assert_eq!(read().await["missing_sequences"], json!([2]));
+    send(cr_body("c2", "sid-c", 42, 2, json!({"streamUid": "0"}))).await;
+    assert_eq!(read().await["missing_sequences"], json!([]));
+}
+
 #[tokio::test]
 async fn quarantine_openapi_unknown_paths_and_methods() {
     let app = app(&[]).await;

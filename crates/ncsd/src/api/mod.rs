@@ -5,6 +5,7 @@ pub mod events;
 pub mod openapi;
 pub mod params;
 pub mod quarantine;
+pub mod session_cache;
 pub mod sessions;
 pub mod stream;
 pub mod view;
@@ -29,6 +30,7 @@ pub struct AppState {
     pub store: DynStore,
     pub api_token: Option<Arc<str>>,
     pub shutdown: CancellationToken,
+    pub session_cache: Arc<session_cache::SessionCache>,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -4,7 +4,10 @@
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -40,15 +43,43 @@ pub async fn session_json(store: &DynStore, sid: &str) -> StoreResult<Option<Val
 pub async fn one(
     State(st): State<AppState>,
     sid: Result<Path<String>, PathRejection>,
-) -> ApiResult<Json<SessionState>> {
+) -> ApiResult<Response> {
     let sid = params::path(sid)?;
-    // Serialised straight from the state: no intermediate JSON tree.
-    session_state(&st.store, &sid)
-        .await?
-        .map(Json)
-        .ok_or_else(|| {
-            ApiError::not_found(format!("no recording session with sid {sid:?} is stored"))
-        })
+    let unknown =
+        || ApiError::not_found(format!("no recording session with sid {sid:?} is stored"));
+    // The summary row first: while its last_seq is the one a kept state was folded at, that
+    // state is current (see `session_cache`).
+    let Some(row) = st.store.session(&sid).await? else {
+        st.session_cache.forget(&sid);
+        return Err(unknown());
+    };
+    if let Some(json) = st.session_cache.get(&sid, row.last_seq) {
+        return Ok(json_response(json));
+    }
+    let records = st.store.session_events(&sid).await?;
+    let Some(folded_at) = records.iter().map(|r| r.seq).max() else {
+        return Err(unknown());
+    };
+    let events: Vec<StoredEvent> = records.iter().filter_map(stored_event).collect();
+    let json = Bytes::from(serde_json::to_vec(&fold(&sid, &events)).map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot serialise the state: {e}"),
+        )
+    })?);
+    st.session_cache.put(&sid, folded_at, json.clone());
+    Ok(json_response(json))
+}
+
+fn json_response(json: Bytes) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        json,
+    )
+        .into_response()
 }
 
 /// The session's distinct events (copies left out) in sequence order.

@@ -48,6 +48,9 @@ pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> 
         store,
         api_token: cfg.api_token.as_ref().map(|t| Arc::from(t.0.expose())),
         shutdown,
+        session_cache: Arc::new(api::session_cache::SessionCache::new(
+            cfg.session_cache_mb.saturating_mul(1 << 20),
+        )),
     });
     let timeout = Duration::from_millis(cfg.request_timeout_ms);
     let max_header_bytes = cfg.max_header_bytes;

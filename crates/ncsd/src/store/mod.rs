@@ -38,6 +38,9 @@ pub trait Store: Send + Sync + 'static {
     /// Every stored Cloud Recording event of one session, copies included (flagged).
     async fn session_events(&self, sid: &str) -> StoreResult<Vec<EventRecord>>;
     async fn sessions(&self, query: &SessionQuery) -> StoreResult<Vec<SessionRow>>;
+    /// One session's summary row; its `last_seq` changes whenever an event of it is stored, so
+    /// it tells whether a state folded earlier is still current.
+    async fn session(&self, sid: &str) -> StoreResult<Option<SessionRow>>;
     async fn quarantined(&self, after: i64, limit: i64) -> StoreResult<Vec<QuarantineRecord>>;
     /// Duplicate deliveries after the first, for `ncsd copy`.
     async fn repeat_deliveries(&self, after: i64, limit: i64) -> StoreResult<Vec<DeliveryRecord>>;

@@ -81,6 +81,10 @@ pub async fn story_session_summary(store: DynStore) {
         last_seq: a4.seq,
     };
     assert_eq!(*a, expected);
+    // One row by sid: what a session read checks a kept state against.
+    assert_eq!(store.session("sA").await.unwrap(), Some(expected));
+    assert_eq!(store.session("sX").await.unwrap(), None, "not a recording");
+    assert_eq!(store.session("nope").await.unwrap(), None);
     let e = all.iter().find(|s| s.sid == "sE").unwrap();
     assert_eq!(
         (e.first_event_ms, e.last_event_ms, e.last_activity_ms),

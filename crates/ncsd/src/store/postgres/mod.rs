@@ -193,6 +193,11 @@ impl Store for PgStore {
             .await
             .map_err(|e| store_error(&e))
     }
+    async fn session(&self, sid: &str) -> StoreResult<Option<SessionRow>> {
+        reads::session(&self.pool, sid)
+            .await
+            .map_err(|e| store_error(&e))
+    }
     async fn sessions(&self, q: &SessionQuery) -> StoreResult<Vec<SessionRow>> {
         reads::sessions(&self.pool, q)
             .await

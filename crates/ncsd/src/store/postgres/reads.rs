@@ -85,11 +85,35 @@ pub async fn session_events(pool: &PgPool, sid: &str) -> sqlx::Result<Vec<EventR
     rows.iter().map(event_row).collect()
 }
 
+const SESSION_COLUMNS: &str =
+    "sid, cname, flags, event_count, first_event_ms, last_event_ms, last_activity_ms, last_seq";
+
+fn session_row(r: &sqlx::postgres::PgRow) -> sqlx::Result<SessionRow> {
+    Ok(SessionRow {
+        sid: r.try_get(0)?,
+        cname: r.try_get(1)?,
+        flags: r.try_get(2)?,
+        event_count: r.try_get(3)?,
+        first_event_ms: r.try_get(4)?,
+        last_event_ms: r.try_get(5)?,
+        last_activity_ms: r.try_get(6)?,
+        last_seq: r.try_get(7)?,
+    })
+}
+
+pub async fn session(pool: &PgPool, sid: &str) -> sqlx::Result<Option<SessionRow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE sid = $1"
+    ))
+    .bind(sid)
+    .fetch_optional(pool)
+    .await?;
+    row.as_ref().map(session_row).transpose()
+}
+
 pub async fn sessions(pool: &PgPool, q: &SessionQuery) -> sqlx::Result<Vec<SessionRow>> {
-    let mut sql = QueryBuilder::<Postgres>::new(
-        "SELECT sid, cname, flags, event_count, first_event_ms, last_event_ms, last_activity_ms, \
-         last_seq FROM sessions WHERE TRUE",
-    );
+    let mut sql =
+        QueryBuilder::<Postgres>::new(format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE TRUE"));
     if let Some(n) = &q.cname {
         sql.push(" AND cname = ").push_bind(n);
     }
@@ -112,20 +136,7 @@ pub async fn sessions(pool: &PgPool, q: &SessionQuery) -> sqlx::Result<Vec<Sessi
     sql.push(" ORDER BY last_activity_ms DESC, sid DESC LIMIT ")
         .push_bind(limit(q.limit));
     let rows = sql.build().fetch_all(pool).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(SessionRow {
-                sid: r.try_get(0)?,
-                cname: r.try_get(1)?,
-                flags: r.try_get(2)?,
-                event_count: r.try_get(3)?,
-                first_event_ms: r.try_get(4)?,
-                last_event_ms: r.try_get(5)?,
-                last_activity_ms: r.try_get(6)?,
-                last_seq: r.try_get(7)?,
-            })
-        })
-        .collect()
+    rows.iter().map(session_row).collect()
 }
 
 pub async fn quarantined(pool: &PgPool, after: i64, n: i64) -> sqlx::Result<Vec<QuarantineRecord>> {

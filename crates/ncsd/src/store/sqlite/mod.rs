@@ -166,6 +166,10 @@ impl Store for SqliteStore {
         let q = q.clone();
         self.read(move |c| reads::sessions(c, &q)).await
     }
+    async fn session(&self, sid: &str) -> StoreResult<Option<SessionRow>> {
+        let sid = sid.to_string();
+        self.read(move |c| reads::session(c, &sid)).await
+    }
     async fn quarantined(&self, after: i64, limit: i64) -> StoreResult<Vec<QuarantineRecord>> {
         self.read(move |c| reads::quarantined(c, after, limit))
             .await

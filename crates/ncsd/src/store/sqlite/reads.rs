@@ -80,11 +80,32 @@ pub fn session_events(c: &Connection, sid: &str) -> rusqlite::Result<Vec<EventRe
     rows.collect()
 }
 
+const SESSION_COLUMNS: &str =
+    "sid, cname, flags, event_count, first_event_ms, last_event_ms, last_activity_ms, last_seq";
+
+fn session_row(r: &rusqlite::Row) -> rusqlite::Result<SessionRow> {
+    Ok(SessionRow {
+        sid: r.get(0)?,
+        cname: r.get(1)?,
+        flags: r.get(2)?,
+        event_count: r.get(3)?,
+        first_event_ms: r.get(4)?,
+        last_event_ms: r.get(5)?,
+        last_activity_ms: r.get(6)?,
+        last_seq: r.get(7)?,
+    })
+}
+
+pub fn session(c: &Connection, sid: &str) -> rusqlite::Result<Option<SessionRow>> {
+    c.prepare_cached(&format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE sid = ?1"
+    ))?
+    .query_row([sid], session_row)
+    .optional()
+}
+
 pub fn sessions(c: &Connection, q: &SessionQuery) -> rusqlite::Result<Vec<SessionRow>> {
-    let mut sql = String::from(
-        "SELECT sid, cname, flags, event_count, first_event_ms, last_event_ms, last_activity_ms, \
-         last_seq FROM sessions WHERE 1 = 1",
-    );
+    let mut sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE 1 = 1");
     let mut args: Vec<Value> = Vec::new();
     if let Some(n) = &q.cname {
         sql.push_str(" AND cname = ?");
@@ -109,18 +130,7 @@ pub fn sessions(c: &Connection, q: &SessionQuery) -> rusqlite::Result<Vec<Sessio
     sql.push_str(" ORDER BY last_activity_ms DESC, sid DESC LIMIT ?");
     args.push(q.limit.into());
     let mut stmt = c.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(args), |r| {
-        Ok(SessionRow {
-            sid: r.get(0)?,
-            cname: r.get(1)?,
-            flags: r.get(2)?,
-            event_count: r.get(3)?,
-            first_event_ms: r.get(4)?,
-            last_event_ms: r.get(5)?,
-            last_activity_ms: r.get(6)?,
-            last_seq: r.get(7)?,
-        })
-    })?;
+    let rows = stmt.query_map(params_from_iter(args), session_row)?;
     rows.collect()
 }
 

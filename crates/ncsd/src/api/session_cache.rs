@@ -1,0 +1,126 @@
+//! Folded session states, kept as the JSON they were answered with.
+//!
+//! Folding a session reads and parses every one of its events (about 100 for a recording of
+//! an hour), which is the whole cost of `GET /v1/sessions/{sid}`. The fold is pure, so its
+//! answer can be kept as long as the session's event set is unchanged; the store's summary row
+//! says when it changed (`last_seq` is the newest cursor of the session, bumped in the same
+//! transaction that stores an event). A read therefore costs one summary-row look-up while the
+//! session is unchanged, and a fold after it changed. Every instance sharing a database checks
+//! the same row, so a cached answer is never older than what the database holds.
+//!
+//! Bounded by bytes (`--session-cache-mb`); least recently used states go first.
+
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use lru::LruCache;
+
+pub struct SessionCache {
+    budget: usize,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    states: LruCache<String, Entry>,
+    bytes: usize,
+}
+
+struct Entry {
+    last_seq: i64,
+    json: Bytes,
+}
+
+impl SessionCache {
+    /// A cache holding at most `budget` bytes of JSON (0: keeps nothing).
+    pub fn new(budget: usize) -> Self {
+        Self {
+            budget,
+            inner: Mutex::new(Inner {
+                states: LruCache::unbounded(),
+                bytes: 0,
+            }),
+        }
+    }
+
+    /// The state kept for `sid`, if it was folded from the events up to exactly `last_seq`.
+    pub fn get(&self, sid: &str, last_seq: i64) -> Option<Bytes> {
+        let mut inner = self.lock();
+        match inner.states.get(sid) {
+            Some(e) if e.last_seq == last_seq => Some(e.json.clone()),
+            _ => None,
+        }
+    }
+
+    /// Keeps the state folded from the session's events up to `last_seq` (the newest cursor
+    /// among them).
+    pub fn put(&self, sid: &str, last_seq: i64, json: Bytes) {
+        if json.len() > self.budget {
+            return;
+        }
+        let mut inner = self.lock();
+        let added = json.len();
+        if let Some(old) = inner.states.put(sid.to_owned(), Entry { last_seq, json }) {
+            inner.bytes -= old.json.len();
+        }
+        inner.bytes += added;
+        while inner.bytes > self.budget {
+            match inner.states.pop_lru() {
+                Some((_, e)) => inner.bytes -= e.json.len(),
+                None => break,
+            }
+        }
+    }
+
+    /// Forgets `sid` (its session was purged).
+    pub fn forget(&self, sid: &str) {
+        let mut inner = self.lock();
+        if let Some(e) = inner.states.pop(sid) {
+            inner.bytes -= e.json.len();
+        }
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_is_served_only_for_the_event_set_it_was_folded_from() {
+        let c = SessionCache::new(1 << 20);
+        c.put("s", 7, Bytes::from_static(b"{\"a\":1}"));
+        assert_eq!(c.get("s", 7).as_deref(), Some(&b"{\"a\":1}"[..]));
+        assert!(c.get("s", 8).is_none(), "a newer event makes it stale");
+        assert!(c.get("other", 7).is_none());
+        c.put("s", 8, Bytes::from_static(b"{\"a\":2}"));
+        assert!(c.get("s", 7).is_none());
+        assert_eq!(c.bytes(), 7);
+        c.forget("s");
+        assert!(c.get("s", 8).is_none());
+        assert_eq!(c.bytes(), 0);
+    }
+
+    #[test]
+    fn the_byte_budget_evicts_the_least_recently_used() {
+        let c = SessionCache::new(10);
+        c.put("a", 1, Bytes::from_static(b"aaaa"));
+        c.put("b", 1, Bytes::from_static(b"bbbb"));
+        assert!(c.get("a", 1).is_some()); // a is now more recent than b
+        c.put("c", 1, Bytes::from_static(b"cccc"));
+        assert!(c.get("b", 1).is_none(), "b was least recently used");
+        assert!(c.get("a", 1).is_some() && c.get("c", 1).is_some());
+        assert!(c.bytes() <= 10);
+        c.put("big", 1, Bytes::from(vec![b'x'; 11]));
+        assert!(c.get("big", 1).is_none(), "larger than the whole budget");
+        let off = SessionCache::new(0);
+        off.put("a", 1, Bytes::from_static(b"a"));
+        assert!(off.get("a", 1).is_none(), "0 disables the cache");
+    }
+}
