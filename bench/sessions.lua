@@ -1,13 +1,11 @@
 -- wrk script: GET /v1/sessions/{sid} for sids from the file given as first argument: random ones,
 -- or with "each N" as further arguments every sid in turn, each of the N wrk threads taking its own
 -- share (for warming up).
-local threads = {}
 local counter = 0
 
 function setup(thread)
   thread:set("tid", counter)
   counter = counter + 1
-  table.insert(threads, thread)
 end
 
 function init(args)

@@ -18,21 +18,29 @@ use crate::session::{distinct_ordered, fold, SessionState, StoredEvent};
 use crate::store::{DynStore, SessionQuery, SessionRow, StoreResult};
 use crate::summary;
 
-/// The folded state of one session, or None when the sid is unknown.
-pub async fn session_state(store: &DynStore, sid: &str) -> StoreResult<Option<SessionState>> {
+/// The folded state of one session, with the newest cursor among the events it was folded
+/// from; None when the sid is unknown.
+pub async fn session_state(
+    store: &DynStore,
+    sid: &str,
+) -> StoreResult<Option<(i64, SessionState)>> {
     let records = store.session_events(sid).await?;
-    if records.is_empty() {
+    let Some(folded_at) = records.iter().map(|r| r.seq).max() else {
         return Ok(None);
-    }
+    };
     let events: Vec<StoredEvent> = records.iter().filter_map(stored_event).collect();
-    Ok(Some(fold(sid, &events)))
+    Ok(Some((folded_at, fold(sid, &events))))
+}
+
+fn unknown_session(sid: &str) -> ApiError {
+    ApiError::not_found(format!("no recording session with sid {sid:?} is stored"))
 }
 
 /// The folded state of one session as JSON, or None when the sid is unknown.
 pub async fn session_json(store: &DynStore, sid: &str) -> StoreResult<Option<Value>> {
     Ok(session_state(store, sid)
         .await?
-        .map(|state| serde_json::to_value(state).unwrap_or(Value::Null)))
+        .map(|(_, state)| serde_json::to_value(state).unwrap_or(Value::Null)))
 }
 
 /// The state of one recording, folded from its events.
@@ -45,23 +53,19 @@ pub async fn one(
     sid: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Response> {
     let sid = params::path(sid)?;
-    let unknown =
-        || ApiError::not_found(format!("no recording session with sid {sid:?} is stored"));
     // The summary row first: while its last_seq is the one a kept state was folded at, that
     // state is current (see `session_cache`).
     let Some(row) = st.store.session(&sid).await? else {
         st.session_cache.forget(&sid);
-        return Err(unknown());
+        return Err(unknown_session(&sid));
     };
     if let Some(json) = st.session_cache.get(&sid, row.last_seq) {
         return Ok(json_response(json));
     }
-    let records = st.store.session_events(&sid).await?;
-    let Some(folded_at) = records.iter().map(|r| r.seq).max() else {
-        return Err(unknown());
+    let Some((folded_at, state)) = session_state(&st.store, &sid).await? else {
+        return Err(unknown_session(&sid));
     };
-    let events: Vec<StoredEvent> = records.iter().filter_map(stored_event).collect();
-    let json = Bytes::from(serde_json::to_vec(&fold(&sid, &events)).map_err(|e| {
+    let json = Bytes::from(serde_json::to_vec(&state).map_err(|e| {
         ApiError::new(
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot serialise the state: {e}"),
@@ -94,9 +98,7 @@ pub async fn events(
     let sid = params::path(sid)?;
     let records = st.store.session_events(&sid).await?;
     if records.is_empty() {
-        return Err(ApiError::not_found(format!(
-            "no recording session with sid {sid:?} is stored"
-        )));
+        return Err(unknown_session(&sid));
     }
     let stored: Vec<StoredEvent> = records.iter().filter_map(stored_event).collect();
     let distinct = distinct_ordered(&stored);
