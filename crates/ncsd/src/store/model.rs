@@ -20,6 +20,8 @@ pub struct NewDelivery {
     pub headers: String,
     pub received_at_ms: i64,
     /// Key shared by redundant-path copies of one Cloud Recording event (see `ingest::copies`).
+    /// Present only with `sid` and `sequence`, which it is derived from: equal keys always
+    /// mean the same (sid, sequence), and a store may look copies up by those.
     pub content_key: Option<String>,
     /// Bits folded into the session summary row (see `session::flags`).
     pub session_flags: i64,

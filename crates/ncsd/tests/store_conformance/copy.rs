@@ -17,9 +17,11 @@ async fn populate(store: &DynStore) {
         let sid = format!("s{}", i % 4);
         let d = NewDelivery {
             cname: (i % 3 != 0).then(|| format!("room{}", i % 2)),
-            sequence: Some(i / 4),
+            // Every sixth event is a redundant copy of the others in its session: same
+            // sequence, same key (a key always names one (sid, sequence)).
+            sequence: Some(if i % 6 == 0 { 100 } else { i / 4 }),
             sendts: (i % 5 != 0).then_some(10_000 + i * 7 % 11),
-            content_key: (i % 6 == 0).then(|| format!("key{}", i % 12)),
+            content_key: (i % 6 == 0).then(|| format!("key-{sid}")),
             session_flags: [RECORDING, UPLOADING, EXIT_OK, UPLOADED, FAILED, 0][i as usize % 6],
             ..recording(&format!("n{i}"), &sid, 10_000 + i)
         };

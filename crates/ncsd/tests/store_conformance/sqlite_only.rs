@@ -1,4 +1,5 @@
-//! SQLite only: the write-ahead log must not grow without end under steady ingest. SQLite only
+//! SQLite only: upgrading an older file, and the write-ahead log, which must not grow without
+//! end under steady ingest. SQLite only
 //! starts its WAL over when everything in it was copied into the database; a checkpoint racing
 //! a busy writer never gets there, and the file then grows by gigabytes (see `store::sqlite::wal`).
 
@@ -58,4 +59,48 @@ async fn sqlite_wal_stays_bounded_under_steady_ingest() {
         largest < limit,
         "the WAL reached {largest} bytes during the run (limit {limit})"
     );
+}
+
+/// A version-2 file (which kept copy keys in a table of their own) opens as version 3: the table
+/// goes, and a copy of an event stored before the upgrade is still recognised as one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_version_2_file_is_upgraded_and_keeps_recognising_copies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("ncsd.db");
+    let url = format!("sqlite://{}", file.display());
+    let copy = |id: &str| NewDelivery {
+        sequence: Some(1),
+        content_key: Some("key-1".into()),
+        ..recording(id, "s1", 1_000)
+    };
+    {
+        let store = ncsd::store::open(&url).await.expect("open");
+        store.ingest(copy("original")).await.expect("ingest");
+    }
+    // Wait for the writer thread to let go of the file, then make it look like version 2.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let old = rusqlite::Connection::open(&file).expect("open the file");
+    old.execute_batch(
+        "CREATE TABLE content_keys (content_key TEXT PRIMARY KEY, notice_id TEXT NOT NULL) \
+         WITHOUT ROWID; INSERT INTO content_keys VALUES ('key-1', 'original'); \
+         PRAGMA user_version = 2;",
+    )
+    .expect("downgrade");
+    drop(old);
+
+    let store = ncsd::store::open(&url).await.expect("reopen");
+    let outcome = store.ingest(copy("second-path")).await.expect("ingest");
+    assert_eq!(outcome.copy_of.as_deref(), Some("original"));
+    let check = rusqlite::Connection::open(&file).expect("open the file");
+    let version: i64 = check
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    let tables: i64 = check
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'content_keys'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("tables");
+    assert_eq!((version, tables), (3, 0));
 }

@@ -62,6 +62,7 @@ pub async fn story_concurrent_copies(store: DynStore) {
     for i in 0..32 {
         let store = store.clone();
         let d = NewDelivery {
+            sequence: Some(1),
             content_key: Some("K".into()),
             ..recording(&format!("n{i}"), "s1", 1_000 + i)
         };

@@ -273,6 +273,7 @@ pub async fn story_duplicates(store: DynStore) {
 
 pub async fn story_redundant_copies(store: DynStore) {
     let with_key = |id: &str, key: &str, flags: i64, at: i64| NewDelivery {
+        sequence: Some(1),
         content_key: Some(key.into()),
         session_flags: flags,
         ..recording(id, "s1", at)

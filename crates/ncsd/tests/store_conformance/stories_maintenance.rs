@@ -108,6 +108,7 @@ pub async fn story_import(store: DynStore) {
     let live = put(
         &store,
         NewDelivery {
+            sequence: Some(900),
             content_key: Some("K".into()),
             ..recording("e9", "s1", 6_000)
         },
@@ -156,6 +157,7 @@ pub async fn story_import(store: DynStore) {
 
 pub async fn story_purge_before(store: DynStore) {
     let keyed = NewDelivery {
+        sequence: Some(1),
         content_key: Some("K".into()),
         ..recording("old-1", "sOld", 1_000)
     };
@@ -240,8 +242,9 @@ pub async fn story_purge_before(store: DynStore) {
     let reborn = put(
         &store,
         NewDelivery {
+            sequence: Some(1),
             content_key: Some("K".into()),
-            ..recording("fresh", "sNew", 9_900)
+            ..recording("fresh", "sOld", 9_900)
         },
     )
     .await;

@@ -1,5 +1,6 @@
--- ncsd SQLite schema, version 1. Applied at start-up inside one transaction, guarded by
--- PRAGMA user_version so reopening an existing file is a no-op.
+-- ncsd SQLite schema, version 3. Applied at start-up inside one transaction, guarded by
+-- PRAGMA user_version so reopening an existing file is a no-op; every statement is idempotent,
+-- so an older file is brought up to date by the same script.
 
 -- Every distinct notification (one row per noticeId), raw body exactly as received.
 -- `seq` is the storage cursor: it only grows, in commit order (SQLite has one writer).
@@ -26,13 +27,6 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_sid ON events (sid, sequence) WHERE sid IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_received ON events (received_at_ms);
-
--- First noticeId seen for each redundant-copy key; the primary key makes "first" a database
--- decision even with several instances writing.
-CREATE TABLE IF NOT EXISTS content_keys (
-    content_key TEXT PRIMARY KEY,
-    notice_id   TEXT NOT NULL
-) WITHOUT ROWID;
 
 -- Deliveries after the first one of a noticeId (NCS resends with a new notifyMs).
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -73,3 +67,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
     headers        TEXT    NOT NULL,
     digest         TEXT    NOT NULL UNIQUE  -- sha256(received_at_ms, body): makes `ncsd copy` idempotent
 );
+
+-- Version 3: a redundant copy's original is found through events (sid, sequence) and its
+-- content_key column; the separate key table (version 2) put every event on a random page.
+DROP TABLE IF EXISTS content_keys;

@@ -118,6 +118,23 @@ pub(super) fn ingest_one(tx: &Transaction, d: &NewDelivery) -> rusqlite::Result<
 /// Insert a new event, decide whether it is a redundant copy, and merge it into its session.
 /// Returns None when the noticeId already exists (nothing is written then).
 fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<Option<(i64, Option<String>)>> {
+    // A copy carries the same (sid, sequence) as its original, so the original is found through
+    // the `(sid, sequence)` index, on the page this insert touches anyway. (A separate table
+    // keyed by the content hash put every event on a random page of its own: a third of the
+    // writer's cost.) One writer runs this check and the insert in one transaction, so "first"
+    // is decided exactly once.
+    let copy_of = match (e.copy_of, e.content_key, e.sid, e.sequence) {
+        (Some(c), ..) => Some(c.to_string()),
+        (None, Some(key), Some(sid), Some(sequence)) => tx
+            .prepare_cached(
+                "SELECT notice_id FROM events WHERE sid = ?1 AND sequence = ?2 \
+                 AND content_key = ?3 AND copy_of IS NULL AND notice_id <> ?4 \
+                 ORDER BY seq LIMIT 1",
+            )?
+            .query_row(params![sid, sequence, key, e.notice_id], |r| r.get(0))
+            .optional()?,
+        _ => None,
+    };
     // No RETURNING: SQLite buffers RETURNING rows in a temporary table, a cost on every row;
     // the statement's change count and the last rowid say the same.
     let inserted = tx
@@ -143,7 +160,7 @@ fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<Option<(i64,
             e.received_at_ms,
             e.last_received_at_ms,
             e.deliveries,
-            e.copy_of,
+            copy_of,
             e.content_key,
             e.session_flags
         ])?;
@@ -151,23 +168,6 @@ fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<Option<(i64,
         return Ok(None);
     }
     let seq = tx.last_insert_rowid();
-    let mut copy_of = e.copy_of.map(str::to_string);
-    if let (None, Some(key)) = (&copy_of, e.content_key) {
-        let first = tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO content_keys (content_key, notice_id) VALUES (?1, ?2)",
-            )?
-            .execute(params![key, e.notice_id])?
-            == 1;
-        if !first {
-            copy_of = tx
-                .prepare_cached("SELECT notice_id FROM content_keys WHERE content_key = ?1")?
-                .query_row([key], |r| r.get(0))
-                .optional()?;
-            tx.prepare_cached("UPDATE events SET copy_of = ?2 WHERE seq = ?1")?
-                .execute(params![seq, copy_of])?;
-        }
-    }
     if let (Some(sid), 3) = (e.sid, e.product_id) {
         let counted = i64::from(copy_of.is_none());
         tx.prepare_cached(
@@ -279,13 +279,6 @@ pub(super) fn purge(tx: &Transaction, before_ms: i64) -> rusqlite::Result<PurgeC
          SELECT seq, notice_id, content_key FROM events \
          WHERE received_at_ms < ?1 AND (sid IS NULL OR product_id <> 3) LIMIT ?2",
         params![before_ms, PURGE_CHUNK],
-    )?;
-    // A key goes with the event that owns it (the first of its copies), not with a copy.
-    tx.execute(
-        "DELETE FROM content_keys WHERE content_key IN \
-         (SELECT content_key FROM temp.purge_batch WHERE content_key IS NOT NULL) \
-         AND notice_id IN (SELECT notice_id FROM temp.purge_batch)",
-        [],
     )?;
     let n = tx.execute(
         "DELETE FROM events WHERE seq IN (SELECT seq FROM temp.purge_batch)",
