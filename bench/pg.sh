@@ -22,7 +22,7 @@ db=ncsd_bench_$$
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 command -v pgbench >/dev/null || apt-get install -y -qq postgresql-client >/dev/null
 cargo build --release --locked -p ncsd -p ncsd-bench >&2
-bodies=$out/bodies.tsv
+bodies=$out/bodies-random-ids.tsv
 need=$((DURATION * 60000))
 if [ ! -f "$bodies" ] || [ "$(wc -l <"$bodies")" -lt "$need" ]; then
   "$target/release/bench-bodies" "$secret" "$need" "$bodies"

@@ -28,7 +28,7 @@ CARGO_TARGET_DIR=$target cargo build --release --locked -p ncsd -p ncsd-bench >&
 bin=$target/release
 
 # Enough distinct bodies for the fastest run (wrapping around would send duplicates).
-bodies=$out/bodies.tsv
+bodies=$out/bodies-random-ids.tsv
 need=${BODIES:-$((DURATION * 90000))}
 if [ ! -f "$bodies" ] || [ "$(wc -l <"$bodies")" -lt "$need" ]; then
   echo "generating $need signed bodies" >&2

@@ -1,7 +1,9 @@
 //! Writes N distinct signed NCS bodies for wrk, one per line: `<V2 signature>\t<body>`.
 //! Usage: bench-bodies SECRET COUNT OUT [SIDS]
 //! Bodies are Cloud Recording stream-state events spread over SIDS sessions (default 1000),
-//! each with its own noticeId, so no delivery is a duplicate.
+//! each with its own noticeId, so no delivery is a duplicate. NoticeIds are 32 random-looking
+//! hex digits, as Agora's are: ids that only grow would make the unique index's inserts all
+//! land on its last page, which real traffic never does.
 
 use std::io::Write;
 
@@ -21,7 +23,7 @@ fn main() -> anyhow::Result<()> {
         let sid = format!("bench-{run:08x}-{:06}", i % sids);
         let seq = i / sids;
         let body = serde_json::json!({
-            "noticeId": format!("{run:08x}{i:024x}"),
+            "noticeId": notice_id(run, i),
             "productId": 3,
             "eventType": 43 + (i % 2),
             "notifyMs": 1_790_000_000_000u64 + i,
@@ -42,4 +44,18 @@ fn main() -> anyhow::Result<()> {
     }
     w.flush()?;
     Ok(())
+}
+
+/// A distinct, random-looking 32-hex-digit id for delivery `i` of run `run` (splitmix64 is a
+/// bijection, so distinct inputs give distinct ids).
+fn notice_id(run: u64, i: u64) -> String {
+    let a = splitmix64((run << 40) ^ i);
+    format!("{a:016x}{:016x}", splitmix64(a))
+}
+
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
