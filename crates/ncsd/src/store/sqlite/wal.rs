@@ -40,10 +40,16 @@ impl RestartWanted {
         if !self.0.swap(false, Ordering::AcqRel) {
             return;
         }
+        let started = std::time::Instant::now();
         match checkpoint(conn) {
             // Busy: the background thread holds the checkpoint lock; ask again next time.
             Ok((true, _, _)) => self.0.store(true, Ordering::Release),
-            Ok((false, log, done)) => tracing::trace!(log, done, "writer checkpoint"),
+            Ok((false, log, done)) => tracing::debug!(
+                log,
+                done,
+                ms = started.elapsed().as_millis() as u64,
+                "writer finished a checkpoint; the WAL starts over"
+            ),
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint by the writer failed"),
         }
     }
