@@ -32,6 +32,13 @@ fn every_fixture_is_covered() {
                     "{name}: {event:?}"
                 );
                 assert_eq!(event.event_type(), event_type_of(name));
+                // Typed straight from the text (how stored events are folded): the same.
+                let text = serde_json::to_string(&fixture_json(name)).unwrap();
+                assert_eq!(
+                    RecordingEvent::parse_str(event_type_of(name), &text),
+                    event,
+                    "{name}"
+                );
             }
             "transcoder payload" => {
                 let p: TranscoderPayload = serde_json::from_value(fixture_json(name)).unwrap();

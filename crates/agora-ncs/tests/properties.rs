@@ -23,6 +23,45 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// Field names the details types know, so generated details exercise the typed fields.
+fn documented_key() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "msgName",
+        "status",
+        "fileList",
+        "fileName",
+        "filename",
+        "trackType",
+        "uid",
+        "mixedAllUser",
+        "isPlayable",
+        "sliceStartTime",
+        "leaveCode",
+        "state",
+        "streamUid",
+        "UtcMs",
+        "utcMs",
+        "progress",
+        "exitStatus",
+        "leaveStatus",
+        "module",
+        "errorLevel",
+        "errorCode",
+        "errorMsg",
+        "stat",
+        "warnCode",
+        "startUtcMs",
+        "discontinueUtcMs",
+        "code",
+        "message",
+        "details",
+        "rtmpUrl",
+        "reason",
+        "result",
+    ])
+    .prop_map(str::to_string)
+}
+
 /// Top-level keys that do not collide with the envelope's own.
 fn extra_key() -> impl Strategy<Value = String> {
     "[a-z][a-zA-Z0-9_]{0,10}".prop_filter("not an envelope field", |k| {
@@ -93,6 +132,23 @@ proptest! {
         if let RecordingEvent::Unknown { details: raw, .. } = &e {
             prop_assert_eq!(raw, &details);
         }
+    }
+
+    #[test]
+    fn parse_str_types_details_as_parse_does(
+        t in prop_oneof![Just(1u32), Just(4), Just(11), Just(31), Just(33), Just(41), Just(42), Just(43), Just(71), Just(100), Just(1001), 0u32..1100],
+        fields in prop::collection::vec((documented_key(), json_value()), 0..6),
+        raw in json_value(),
+        object in any::<bool>(),
+    ) {
+        // Documented names with values of any type (so some fit and some do not), or any JSON.
+        let details = if object {
+            Value::Object(fields.into_iter().collect())
+        } else {
+            raw
+        };
+        let text = serde_json::to_string(&details).unwrap();
+        prop_assert_eq!(RecordingEvent::parse_str(t, &text), RecordingEvent::parse(t, &details));
     }
 
     #[test]

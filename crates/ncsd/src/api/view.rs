@@ -2,7 +2,9 @@
 
 use serde_json::{json, Value};
 
-use crate::session::StoredEvent;
+use serde_json::value::RawValue;
+
+use crate::session::{Details, StoredEvent};
 use crate::store::EventRecord;
 
 /// The body as received, as JSON (it was valid JSON when stored); raw text if that ever fails.
@@ -51,27 +53,32 @@ pub fn event_json(e: &EventRecord) -> Value {
 /// The one part of a stored body the fold reads. Deserialising into this skips every other
 /// field without building it, which is most of what a session read used to spend its time on.
 #[derive(serde::Deserialize)]
-struct DetailsOnly {
-    #[serde(default)]
-    payload: Option<PayloadDetails>,
+struct DetailsOnly<'a> {
+    #[serde(borrow, default)]
+    payload: Option<PayloadDetails<'a>>,
 }
 
 #[derive(serde::Deserialize)]
-struct PayloadDetails {
-    #[serde(default)]
-    details: Value,
+struct PayloadDetails<'a> {
+    #[serde(borrow, default)]
+    details: Option<&'a RawValue>,
 }
 
-/// `payload.details` of a stored body, or null. A body the narrow read refuses (a repeated
-/// key, say) is read whole, so the answer is the same as reading it whole.
-fn details_of(e: &EventRecord) -> Value {
+/// `payload.details` of a stored body, as its text, or null. A body the narrow read refuses
+/// (a repeated key, say) is read whole, so the answer is the same as reading it whole.
+fn details_of(e: &EventRecord) -> Details {
     match serde_json::from_slice::<DetailsOnly>(&e.body) {
-        Ok(d) => d.payload.map(|p| p.details).unwrap_or(Value::Null),
+        Ok(d) => d
+            .payload
+            .and_then(|p| p.details)
+            .map(|raw| Details::from_raw(raw.to_owned()))
+            .unwrap_or_default(),
         Err(_) => body_json(e)
             .get("payload")
             .and_then(|p| p.get("details"))
             .cloned()
-            .unwrap_or(Value::Null),
+            .unwrap_or(Value::Null)
+            .into(),
     }
 }
 

@@ -54,7 +54,7 @@ pub fn distinct_ordered(events: &[StoredEvent]) -> Vec<&StoredEvent> {
         out.extend(
             group
                 .into_iter()
-                .filter(|e| seen.insert(canonical(&e.details))),
+                .filter(|e| seen.insert(canonical(&e.details.value()))),
         );
     }
     out.sort_by(|a, b| display_order(a, b));
@@ -93,7 +93,7 @@ fn resend_order(a: &StoredEvent, b: &StoredEvent) -> Ordering {
             &b.cname,
             &b.sid,
         ))
-        .then_with(|| canonical(&a.details).cmp(&canonical(&b.details)))
+        .then_with(|| canonical(&a.details.value()).cmp(&canonical(&b.details.value())))
 }
 
 /// JSON text with object keys sorted: two paths that serialise one details

@@ -19,7 +19,7 @@ pub fn fold(sid: &str, events: &[StoredEvent]) -> SessionState {
     let mut b = Builder::default();
     b.s.sid = sid.to_owned();
     for e in &distinct {
-        b.apply(e, &E::parse(e.event_type, &e.details));
+        b.apply(e, &e.details.typed(e.event_type));
     }
     b.finish(distinct.len())
 }

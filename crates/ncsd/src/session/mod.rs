@@ -8,6 +8,7 @@
 //! order; the result depends only on the *set* of distinct events, so every
 //! instance sharing a database, in any arrival order, reports the same state.
 
+mod details;
 mod distinct;
 mod extensions;
 mod fold;
@@ -16,6 +17,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
+pub use details::Details;
 pub use distinct::distinct_ordered;
 pub use fold::fold;
 pub use state::*;
@@ -30,8 +32,8 @@ pub struct StoredEvent {
     pub uid: Option<String>,
     pub cname: Option<String>,
     pub sid: String,
-    /// `payload.details`, raw; typed by `agora_ncs::RecordingEvent::parse`.
-    pub details: serde_json::Value,
+    /// `payload.details`, as stored; typed by the fold.
+    pub details: Details,
     /// Delivery metadata only: resends change it, so the state never uses it.
     pub received_at_ms: i64,
 }

@@ -19,7 +19,7 @@ pub fn ev(notice_id: &str, event_type: u32, sequence: i64, details: Value) -> St
         uid: Some("100".into()),
         cname: Some("room".into()),
         sid: "s".into(),
-        details,
+        details: details.into(),
         received_at_ms: 5_000_000 + sequence,
     }
 }

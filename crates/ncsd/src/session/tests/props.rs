@@ -149,7 +149,7 @@ fn build(sh: &Shape) -> Vec<StoredEvent> {
             ),
             cname: Some("room".into()),
             sid: "s".into(),
-            details,
+            details: details.into(),
             received_at_ms: sh.start_ms + i as i64 * 1000 + 40,
         })
         .collect()
@@ -187,7 +187,7 @@ fn noisy() -> impl Strategy<Value = (Vec<StoredEvent>, Vec<StoredEvent>)> {
 fn contents(events: &[&StoredEvent]) -> Vec<(u32, Option<i64>, Option<String>, Value)> {
     events
         .iter()
-        .map(|e| (e.event_type, e.sequence, e.uid.clone(), e.details.clone()))
+        .map(|e| (e.event_type, e.sequence, e.uid.clone(), e.details.value()))
         .collect()
 }
 

@@ -240,7 +240,7 @@ fn resends_and_redundant_copies_count_once() {
     events.push(resend);
     let mut copy = base[1].clone();
     copy.notice_id = "0-other-path".into(); // a redundant-path copy, smaller id
-    copy.details = json!({"state": 0, "streamUid": "0"}); // same content, other key order
+    copy.details = json!({"state": 0, "streamUid": "0"}).into(); // same content, other key order
     events.push(copy);
     assert_eq!(fold("s", &events), fold("s", &base));
     assert_eq!(fold("s", &events).event_count, 2);
@@ -260,7 +260,7 @@ fn resends_and_redundant_copies_count_once() {
     ha.uid = Some("777".into());
     let mut other = base[1].clone();
     other.notice_id = "other".into();
-    other.details = json!({"streamUid": "0", "state": 1});
+    other.details = json!({"streamUid": "0", "state": 1}).into();
     let mut unsequenced = base[1].clone();
     unsequenced.sequence = None;
     let mut unsequenced2 = unsequenced.clone();
