@@ -44,11 +44,13 @@ impl RestartWanted {
         match checkpoint(conn) {
             // Busy: the background thread holds the checkpoint lock; ask again next time.
             Ok((true, _, _)) => self.0.store(true, Ordering::Release),
+            // done < log: a reader still uses older frames, so the WAL cannot start over yet;
+            // the background thread will ask again.
             Ok((false, log, done)) => tracing::debug!(
                 log,
                 done,
                 ms = started.elapsed().as_millis() as u64,
-                "writer finished a checkpoint; the WAL starts over"
+                "writer checkpoint (the WAL starts over when done = log)"
             ),
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint by the writer failed"),
         }
