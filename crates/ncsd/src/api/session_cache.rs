@@ -8,12 +8,18 @@
 //! session is unchanged, and a fold after it changed. Every instance sharing a database checks
 //! the same row, so a cached answer is never older than what the database holds.
 //!
-//! Bounded by bytes (`--session-cache-mb`); least recently used states go first.
+//! With the JSON, the fold itself is kept (`Folding`), so a read after new events were stored
+//! can carry it forward over just those events instead of refolding the session.
+//!
+//! Bounded by bytes (`--session-cache-mb`); least recently used states go first. A kept fold is
+//! counted as large as its JSON (it holds the same state, plus the sequence numbers seen).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use lru::LruCache;
+
+use crate::session::Folding;
 
 pub struct SessionCache {
     budget: usize,
@@ -21,13 +27,23 @@ pub struct SessionCache {
 }
 
 struct Inner {
-    states: LruCache<String, Entry>,
+    states: LruCache<String, Kept>,
     bytes: usize,
 }
 
-struct Entry {
-    last_seq: i64,
-    json: Bytes,
+/// What is kept for one sid.
+#[derive(Clone)]
+pub struct Kept {
+    /// The newest cursor among the events the state was folded from.
+    pub last_seq: i64,
+    pub json: Bytes,
+    pub folding: Option<Arc<Folding>>,
+}
+
+impl Kept {
+    fn cost(&self) -> usize {
+        self.json.len() * if self.folding.is_some() { 2 } else { 1 }
+    }
 }
 
 impl SessionCache {
@@ -44,28 +60,44 @@ impl SessionCache {
 
     /// The state kept for `sid`, if it was folded from the events up to exactly `last_seq`.
     pub fn get(&self, sid: &str, last_seq: i64) -> Option<Bytes> {
-        let mut inner = self.lock();
-        match inner.states.get(sid) {
-            Some(e) if e.last_seq == last_seq => Some(e.json.clone()),
-            _ => None,
-        }
+        self.kept(sid)
+            .filter(|k| k.last_seq == last_seq)
+            .map(|k| k.json)
+    }
+
+    /// Whatever is kept for `sid`, current or not (a stale fold can still be carried forward).
+    pub fn kept(&self, sid: &str) -> Option<Kept> {
+        self.lock().states.get(sid).cloned()
     }
 
     /// Keeps the state folded from the session's events up to `last_seq` (the newest cursor
-    /// among them).
-    pub fn put(&self, sid: &str, last_seq: i64, json: Bytes) {
-        if json.len() > self.budget {
+    /// among them), and the fold when given. A fold older than the one kept is ignored (two
+    /// reads may finish in either order).
+    pub fn put(&self, sid: &str, last_seq: i64, json: Bytes, folding: Option<Arc<Folding>>) {
+        let kept = Kept {
+            last_seq,
+            json,
+            folding,
+        };
+        let added = kept.cost();
+        if added > self.budget {
             return;
         }
         let mut inner = self.lock();
-        let added = json.len();
-        if let Some(old) = inner.states.put(sid.to_owned(), Entry { last_seq, json }) {
-            inner.bytes -= old.json.len();
+        if inner
+            .states
+            .peek(sid)
+            .is_some_and(|old| old.last_seq > last_seq)
+        {
+            return;
+        }
+        if let Some(old) = inner.states.put(sid.to_owned(), kept) {
+            inner.bytes -= old.cost();
         }
         inner.bytes += added;
         while inner.bytes > self.budget {
             match inner.states.pop_lru() {
-                Some((_, e)) => inner.bytes -= e.json.len(),
+                Some((_, e)) => inner.bytes -= e.cost(),
                 None => break,
             }
         }
@@ -75,7 +107,7 @@ impl SessionCache {
     pub fn forget(&self, sid: &str) {
         let mut inner = self.lock();
         if let Some(e) = inner.states.pop(sid) {
-            inner.bytes -= e.json.len();
+            inner.bytes -= e.cost();
         }
     }
 
@@ -95,13 +127,19 @@ mod tests {
     #[test]
     fn a_state_is_served_only_for_the_event_set_it_was_folded_from() {
         let c = SessionCache::new(1 << 20);
-        c.put("s", 7, Bytes::from_static(b"{\"a\":1}"));
+        c.put("s", 7, Bytes::from_static(b"{\"a\":1}"), None);
         assert_eq!(c.get("s", 7).as_deref(), Some(&b"{\"a\":1}"[..]));
         assert!(c.get("s", 8).is_none(), "a newer event makes it stale");
         assert!(c.get("other", 7).is_none());
-        c.put("s", 8, Bytes::from_static(b"{\"a\":2}"));
+        c.put("s", 8, Bytes::from_static(b"{\"a\":2}"), None);
         assert!(c.get("s", 7).is_none());
         assert_eq!(c.bytes(), 7);
+        c.put("s", 7, Bytes::from_static(b"{\"a\":0}"), None);
+        assert_eq!(
+            c.get("s", 8).as_deref(),
+            Some(&b"{\"a\":2}"[..]),
+            "a read that finished late does not replace a newer state"
+        );
         c.forget("s");
         assert!(c.get("s", 8).is_none());
         assert_eq!(c.bytes(), 0);
@@ -110,17 +148,17 @@ mod tests {
     #[test]
     fn the_byte_budget_evicts_the_least_recently_used() {
         let c = SessionCache::new(10);
-        c.put("a", 1, Bytes::from_static(b"aaaa"));
-        c.put("b", 1, Bytes::from_static(b"bbbb"));
+        c.put("a", 1, Bytes::from_static(b"aaaa"), None);
+        c.put("b", 1, Bytes::from_static(b"bbbb"), None);
         assert!(c.get("a", 1).is_some()); // a is now more recent than b
-        c.put("c", 1, Bytes::from_static(b"cccc"));
+        c.put("c", 1, Bytes::from_static(b"cccc"), None);
         assert!(c.get("b", 1).is_none(), "b was least recently used");
         assert!(c.get("a", 1).is_some() && c.get("c", 1).is_some());
         assert!(c.bytes() <= 10);
-        c.put("big", 1, Bytes::from(vec![b'x'; 11]));
+        c.put("big", 1, Bytes::from(vec![b'x'; 11]), None);
         assert!(c.get("big", 1).is_none(), "larger than the whole budget");
         let off = SessionCache::new(0);
-        off.put("a", 1, Bytes::from_static(b"a"));
+        off.put("a", 1, Bytes::from_static(b"a"), None);
         assert!(off.get("a", 1).is_none(), "0 disables the cache");
     }
 }

@@ -7,6 +7,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use std::sync::Arc;
+
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -14,33 +16,76 @@ use serde_json::{json, Value};
 use super::view::{event_json, stored_event};
 use super::{params, AppState};
 use crate::error::{ApiError, ApiResult};
-use crate::session::{distinct_ordered, fold, SessionState, StoredEvent};
+use crate::session::{distinct_ordered, Folding, StoredEvent};
 use crate::store::{DynStore, SessionQuery, SessionRow, StoreResult};
 use crate::summary;
-
-/// The folded state of one session, with the newest cursor among the events it was folded
-/// from; None when the sid is unknown.
-pub async fn session_state(
-    store: &DynStore,
-    sid: &str,
-) -> StoreResult<Option<(i64, SessionState)>> {
-    let records = store.session_events(sid).await?;
-    let Some(folded_at) = records.iter().map(|r| r.seq).max() else {
-        return Ok(None);
-    };
-    let events: Vec<StoredEvent> = records.iter().filter_map(stored_event).collect();
-    Ok(Some((folded_at, fold(sid, &events))))
-}
 
 fn unknown_session(sid: &str) -> ApiError {
     ApiError::not_found(format!("no recording session with sid {sid:?} is stored"))
 }
 
-/// The folded state of one session as JSON, or None when the sid is unknown.
-pub async fn session_json(store: &DynStore, sid: &str) -> StoreResult<Option<Value>> {
-    Ok(session_state(store, sid)
-        .await?
-        .map(|(_, state)| serde_json::to_value(state).unwrap_or(Value::Null)))
+/// The current state of one session as JSON, or None when the sid is unknown.
+///
+/// The summary row is read first: while its `last_seq` is the one a kept state was folded at,
+/// that state is current (see `session_cache`). When only newer events were stored since, the
+/// kept fold is carried forward over them (`Folding::extend`: the live case, a recording
+/// reporting in sequence order); otherwise, or with nothing kept, every event is folded.
+pub async fn current_json(st: &AppState, sid: &str) -> ApiResult<Option<Bytes>> {
+    let Some(row) = st.store.session(sid).await? else {
+        st.session_cache.forget(sid);
+        return Ok(None);
+    };
+    let kept = st.session_cache.kept(sid);
+    if let Some(k) = kept.as_ref().filter(|k| k.last_seq == row.last_seq) {
+        return Ok(Some(k.json.clone()));
+    }
+    let carried = match kept.and_then(|k| Some((k.last_seq, k.folding?))) {
+        Some((at, folding)) => carry_forward(&st.store, sid, at, &folding).await?,
+        None => None,
+    };
+    let (folded_at, folding) = match carried {
+        Some(c) => c,
+        None => match fold_all(&st.store, sid).await? {
+            Some(f) => f,
+            None => return Ok(None),
+        },
+    };
+    let json = Bytes::from(serde_json::to_vec(&folding.state()).map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot serialise the state: {e}"),
+        )
+    })?);
+    st.session_cache
+        .put(sid, folded_at, json.clone(), Some(Arc::new(folding)));
+    Ok(Some(json))
+}
+
+/// Every event of the session folded, with the newest cursor among them; None when it has none.
+async fn fold_all(store: &DynStore, sid: &str) -> StoreResult<Option<(i64, Folding)>> {
+    let records = store.session_events(sid).await?;
+    let Some(folded_at) = records.iter().map(|r| r.seq).max() else {
+        return Ok(None);
+    };
+    let events: Vec<StoredEvent> = records.iter().filter_map(stored_event).collect();
+    Ok(Some((folded_at, Folding::new(sid, &events))))
+}
+
+/// The kept fold (at cursor `at`) carried over the events stored since; None when they cannot
+/// be appended (an event sorting before one already folded) or there are none to append.
+async fn carry_forward(
+    store: &DynStore,
+    sid: &str,
+    at: i64,
+    kept: &Folding,
+) -> StoreResult<Option<(i64, Folding)>> {
+    let records = store.session_events_after(sid, at).await?;
+    let Some(folded_at) = records.iter().map(|r| r.seq).max() else {
+        return Ok(None);
+    };
+    let events: Vec<StoredEvent> = records.iter().filter_map(stored_event).collect();
+    let mut folding = kept.clone();
+    Ok(folding.extend(&events).then_some((folded_at, folding)))
 }
 
 /// The state of one recording, folded from its events.
@@ -53,26 +98,10 @@ pub async fn one(
     sid: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Response> {
     let sid = params::path(sid)?;
-    // The summary row first: while its last_seq is the one a kept state was folded at, that
-    // state is current (see `session_cache`).
-    let Some(row) = st.store.session(&sid).await? else {
-        st.session_cache.forget(&sid);
-        return Err(unknown_session(&sid));
-    };
-    if let Some(json) = st.session_cache.get(&sid, row.last_seq) {
-        return Ok(json_response(json));
+    match current_json(&st, &sid).await? {
+        Some(json) => Ok(json_response(json)),
+        None => Err(unknown_session(&sid)),
     }
-    let Some((folded_at, state)) = session_state(&st.store, &sid).await? else {
-        return Err(unknown_session(&sid));
-    };
-    let json = Bytes::from(serde_json::to_vec(&state).map_err(|e| {
-        ApiError::new(
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot serialise the state: {e}"),
-        )
-    })?);
-    st.session_cache.put(&sid, folded_at, json.clone());
-    Ok(json_response(json))
 }
 
 fn json_response(json: Bytes) -> Response {

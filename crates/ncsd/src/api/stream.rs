@@ -18,7 +18,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use serde::Deserialize;
 
-use super::sessions::session_json;
+use super::sessions::current_json;
 use super::view::event_json;
 use super::{params, AppState};
 use crate::error::{ApiError, ApiResult};
@@ -65,12 +65,13 @@ pub async fn stream(
     };
     let store = st.store.clone();
     let shutdown = st.shutdown.clone();
+    let app = st.clone();
     let stream = async_stream::stream! {
         loop {
             // The session message of the event the client saw last, if it did not get it.
             if session_pending {
                 session_pending = false;
-                if let Some(ev) = session_message(&store, after_seq).await {
+                if let Some(ev) = session_message(&app, after_seq).await {
                     yield Ok(ev);
                 }
             }
@@ -88,8 +89,8 @@ pub async fn stream(
                 after_seq = e.seq;
                 yield Ok(Event::default().id((e.seq * 2).to_string()).event("event").data(event_json(&e).to_string()));
                 if let (Some(sid), 3) = (&e.sid, e.product_id) {
-                    if let Ok(Some(s)) = session_json(&store, sid).await {
-                        yield Ok(Event::default().id((e.seq * 2 + 1).to_string()).event("session").data(s.to_string()));
+                    if let Ok(Some(s)) = current_json(&app, sid).await {
+                        yield Ok(Event::default().id((e.seq * 2 + 1).to_string()).event("session").data(String::from_utf8_lossy(&s)));
                     }
                 }
             }
@@ -107,8 +108,9 @@ pub async fn stream(
 }
 
 /// The session message belonging to the event at `seq` (when that event is a recording event).
-async fn session_message(store: &crate::store::DynStore, seq: i64) -> Option<Event> {
-    let page: StoreResult<_> = store
+async fn session_message(st: &AppState, seq: i64) -> Option<Event> {
+    let page: StoreResult<_> = st
+        .store
         .events(&EventQuery {
             after: seq - 1,
             limit: 1,
@@ -117,11 +119,11 @@ async fn session_message(store: &crate::store::DynStore, seq: i64) -> Option<Eve
         .await;
     let e = page.ok()?.into_iter().next().filter(|e| e.seq == seq)?;
     let sid = e.sid.as_ref().filter(|_| e.product_id == 3)?;
-    let s = session_json(store, sid).await.ok()??;
+    let s = current_json(st, sid).await.ok()??;
     Some(
         Event::default()
             .id((seq * 2 + 1).to_string())
             .event("session")
-            .data(s.to_string()),
+            .data(String::from_utf8_lossy(&s)),
     )
 }

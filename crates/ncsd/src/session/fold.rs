@@ -15,16 +15,81 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Fold every stored event of one sid into its state. Pure: the same set of
 /// events, in any order and with any duplication, gives the same state.
 pub fn fold(sid: &str, events: &[StoredEvent]) -> SessionState {
-    let distinct = distinct_ordered(events);
-    let mut b = Builder::default();
-    b.s.sid = sid.to_owned();
-    for e in &distinct {
-        b.apply(e, &e.details.typed(e.event_type));
-    }
-    b.finish(distinct.len())
+    Folding::new(sid, events).state()
 }
 
-#[derive(Default)]
+/// A fold that can be carried forward: the builder after the last applied event, so events
+/// stored later cost only their own parsing instead of a refold of the whole session.
+///
+/// Carrying forward gives exactly what a refold gives only when every new event sorts after
+/// every event already applied (`distinct_ordered` order) and cannot be a copy of one of them:
+/// each new event then has a higher `sequence` than any applied one (copies share their
+/// original's sequence, and events without a sequence sort last). That is the live case: a
+/// recording reports with increasing sequence numbers. Anything else (an event delivered late,
+/// out of order) makes `extend` refuse, and the caller folds from scratch.
+#[derive(Clone)]
+pub struct Folding {
+    b: Builder,
+    /// Distinct events applied.
+    count: usize,
+    /// Highest sequence applied.
+    max_sequence: Option<i64>,
+    /// An event without a sequence was applied: it sorts last, so nothing can follow it.
+    closed: bool,
+}
+
+impl Folding {
+    /// Fold every stored event of one sid (any order, any duplication).
+    pub fn new(sid: &str, events: &[StoredEvent]) -> Self {
+        let mut b = Builder::default();
+        b.s.sid = sid.to_owned();
+        let mut f = Folding {
+            b,
+            count: 0,
+            max_sequence: None,
+            closed: false,
+        };
+        f.apply_all(events);
+        f
+    }
+
+    /// Apply events stored after the ones folded so far. Returns false, changing nothing, when
+    /// one of them could sort before an applied event (see the type's documentation); the
+    /// caller must then fold from scratch.
+    pub fn extend(&mut self, newer: &[StoredEvent]) -> bool {
+        let after_all = |e: &StoredEvent| match (e.sequence, self.max_sequence) {
+            (None, _) | (Some(_), None) => true,
+            (Some(s), Some(max)) => s > max,
+        };
+        if self.closed {
+            return newer.is_empty();
+        }
+        if !newer.iter().all(after_all) {
+            return false;
+        }
+        self.apply_all(newer);
+        true
+    }
+
+    /// The state as of the events applied so far.
+    pub fn state(&self) -> SessionState {
+        self.b.clone().finish(self.count)
+    }
+
+    fn apply_all(&mut self, events: &[StoredEvent]) {
+        let distinct = distinct_ordered(events);
+        for e in &distinct {
+            self.b.apply(e, &e.details.typed(e.event_type));
+            match e.sequence {
+                Some(s) => self.max_sequence = self.max_sequence.max(Some(s)),
+                None => self.closed = true,
+            }
+        }
+        self.count += distinct.len();
+    }
+}
+
+#[derive(Default, Clone)]
 pub(super) struct Builder {
     pub s: SessionState,
     /// Phase bits, OR-ed exactly as the summary row kept at ingest (`crate::summary`).

@@ -19,7 +19,7 @@ mod tests;
 
 pub use details::Details;
 pub use distinct::distinct_ordered;
-pub use fold::fold;
+pub use fold::{fold, Folding};
 pub use state::*;
 
 /// What the store hands the fold: one stored Cloud Recording event of one sid.

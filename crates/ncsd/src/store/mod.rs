@@ -36,7 +36,13 @@ pub trait Store: Send + Sync + 'static {
     async fn event(&self, notice_id: &str) -> StoreResult<Option<EventRecord>>;
     async fn events(&self, query: &EventQuery) -> StoreResult<Vec<EventRecord>>;
     /// Every stored Cloud Recording event of one session, copies included (flagged).
-    async fn session_events(&self, sid: &str) -> StoreResult<Vec<EventRecord>>;
+    async fn session_events(&self, sid: &str) -> StoreResult<Vec<EventRecord>> {
+        self.session_events_after(sid, 0).await
+    }
+    /// The same, limited to events stored after cursor `after`, in the same order: what a
+    /// state folded at `after` needs to catch up (commit order is cursor order on both
+    /// backends, so nothing older can still appear).
+    async fn session_events_after(&self, sid: &str, after: i64) -> StoreResult<Vec<EventRecord>>;
     async fn sessions(&self, query: &SessionQuery) -> StoreResult<Vec<SessionRow>>;
     /// One session's summary row; its `last_seq` changes whenever an event of it is stored, so
     /// it tells whether a state folded earlier is still current.

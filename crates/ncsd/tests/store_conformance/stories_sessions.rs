@@ -204,4 +204,13 @@ pub async fn story_session_events(store: DynStore) {
     assert_eq!(listed[4].seq, three.seq);
     assert_eq!(listed[3].copy_of.as_deref(), Some("two"));
     assert!(store.session_events("nope").await.unwrap().is_empty());
+    // Catching up from a cursor: only what was stored after it, in the same order.
+    let after = store.session_events_after("s1", three.seq).await.unwrap();
+    assert_eq!(ids(&after), ["none", "one", "two", "two-copy"]);
+    let after_all = store.session_events_after("s1", copy.seq).await.unwrap();
+    assert!(
+        after_all.is_empty(),
+        "nothing of s1 was stored after its copy"
+    );
+    assert_eq!(store.session_events_after("s1", 0).await.unwrap(), listed);
 }

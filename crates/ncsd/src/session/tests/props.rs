@@ -216,6 +216,95 @@ proptest! {
     }
 }
 
+/// Carry a fold forward over `arrivals` in chunks, as the kept states of `GET
+/// /v1/sessions/{sid}` are: extend when possible, refold everything received so far when not.
+/// Checks the state against a full fold after every chunk; returns how many chunks were refused.
+fn carried(arrivals: &[StoredEvent], cuts: &[usize]) -> Result<usize, TestCaseError> {
+    let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (arrivals.len() + 1)).collect();
+    bounds.extend([0, arrivals.len()]);
+    bounds.sort_unstable();
+    bounds.dedup();
+    let mut folding = Folding::new("s", &[]);
+    let mut refused = 0;
+    for w in bounds.windows(2) {
+        let (seen, chunk) = (&arrivals[..w[1]], &arrivals[w[0]..w[1]]);
+        let before = folding.state();
+        let mut attempt = folding.clone();
+        if attempt.extend(chunk) {
+            folding = attempt;
+        } else {
+            prop_assert_eq!(
+                &attempt.state(),
+                &before,
+                "a refused extend changes nothing"
+            );
+            refused += 1;
+            folding = Folding::new("s", seen);
+        }
+        prop_assert_eq!(&folding.state(), &fold("s", seen));
+    }
+    Ok(refused)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn a_carried_fold_equals_a_full_fold_in_any_arrival_order(
+        (_, noisy) in noisy(),
+        cuts in prop::collection::vec(any::<usize>(), 0..8),
+    ) {
+        carried(&noisy, &cuts)?;
+    }
+
+    #[test]
+    fn events_arriving_in_sequence_order_are_always_carried(
+        sh in shape(),
+        cuts in prop::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let in_order = build(&sh);
+        prop_assert_eq!(carried(&in_order, &cuts)?, 0);
+    }
+}
+
+#[test]
+fn a_late_event_or_a_copy_is_refused_and_changes_nothing() {
+    let sh = Shape {
+        mode: Mode::Composite,
+        fails: false,
+        users: 1,
+        progress_steps: 1,
+        failover: false,
+        leave_code: 0,
+        start_ms: 1_700_000_000_000,
+    };
+    let all = build(&sh);
+    let (early, late) = all.split_at(all.len() / 2);
+    let mut f = Folding::new("s", &late[1..]);
+    let before = f.state();
+    assert!(!f.extend(&late[..1]), "a lower sequence than one folded");
+    assert!(!f.extend(&early[..1]));
+    let mut copy = late[late.len() - 1].clone();
+    copy.notice_id = "copy".into();
+    assert!(!f.extend(&[copy]), "a copy shares its original's sequence");
+    assert_eq!(f.state(), before);
+    let mut unsequenced = late[0].clone();
+    unsequenced.sequence = None;
+    let mut g = Folding::new("s", early);
+    assert!(
+        g.extend(&[unsequenced.clone()]),
+        "no sequence: it sorts last"
+    );
+    assert!(
+        !g.extend(&late[1..2]),
+        "nothing can follow an event without a sequence"
+    );
+    assert!(g.extend(&[]));
+    let mut all_late = early.to_vec();
+    all_late.push(unsequenced);
+    assert_eq!(g.state(), fold("s", &all_late));
+}
+
 #[test]
 fn generated_sessions_reach_their_expected_phase() {
     let sh = |mode, fails| Shape {

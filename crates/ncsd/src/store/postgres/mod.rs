@@ -188,8 +188,8 @@ impl Store for PgStore {
             .await
             .map_err(|e| store_error(&e))
     }
-    async fn session_events(&self, sid: &str) -> StoreResult<Vec<EventRecord>> {
-        reads::session_events(&self.pool, sid)
+    async fn session_events_after(&self, sid: &str, after: i64) -> StoreResult<Vec<EventRecord>> {
+        reads::session_events(&self.pool, sid, after)
             .await
             .map_err(|e| store_error(&e))
     }

@@ -75,13 +75,21 @@ pub async fn events(pool: &PgPool, q: &EventQuery) -> sqlx::Result<Vec<EventReco
     rows.iter().map(event_row).collect()
 }
 
-pub async fn session_events(pool: &PgPool, sid: &str) -> sqlx::Result<Vec<EventRecord>> {
+pub async fn session_events(
+    pool: &PgPool,
+    sid: &str,
+    after: i64,
+) -> sqlx::Result<Vec<EventRecord>> {
     // NULLS FIRST: SQLite's order, so events without a sequence number lead on both backends.
     let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE sid = $1 AND product_id = 3 \
+        "SELECT {EVENT_COLUMNS} FROM events WHERE sid = $1 AND product_id = 3 AND seq > $2 \
          ORDER BY sequence NULLS FIRST, seq"
     );
-    let rows = sqlx::query(&sql).bind(sid).fetch_all(pool).await?;
+    let rows = sqlx::query(&sql)
+        .bind(sid)
+        .bind(after)
+        .fetch_all(pool)
+        .await?;
     rows.iter().map(event_row).collect()
 }
 

@@ -164,9 +164,10 @@ impl Store for SqliteStore {
         let q = q.clone();
         self.read(move |c| reads::events(c, &q)).await
     }
-    async fn session_events(&self, sid: &str) -> StoreResult<Vec<EventRecord>> {
+    async fn session_events_after(&self, sid: &str, after: i64) -> StoreResult<Vec<EventRecord>> {
         let sid = sid.to_string();
-        self.read(move |c| reads::session_events(c, &sid)).await
+        self.read(move |c| reads::session_events(c, &sid, after))
+            .await
     }
     async fn sessions(&self, q: &SessionQuery) -> StoreResult<Vec<SessionRow>> {
         let q = q.clone();

@@ -72,11 +72,14 @@ pub fn events(c: &Connection, q: &EventQuery) -> rusqlite::Result<Vec<EventRecor
     rows.collect()
 }
 
-pub fn session_events(c: &Connection, sid: &str) -> rusqlite::Result<Vec<EventRecord>> {
+/// `seq > after` is checked on the `(sid, sequence)` index entries (they carry the rowid), so
+/// catching up reads only the new rows.
+pub fn session_events(c: &Connection, sid: &str, after: i64) -> rusqlite::Result<Vec<EventRecord>> {
     let mut stmt = c.prepare_cached(&format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE sid = ?1 AND product_id = 3 ORDER BY sequence, seq"
+        "SELECT {EVENT_COLUMNS} FROM events WHERE sid = ?1 AND product_id = 3 AND seq > ?2 \
+         ORDER BY sequence, seq"
     ))?;
-    let rows = stmt.query_map([sid], event_row)?;
+    let rows = stmt.query_map(rusqlite::params![sid, after], event_row)?;
     rows.collect()
 }
 
