@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ingest benchmark: ncsd (SQLite, default durability: every 200 fsynced) against a do-nothing
 # axum server, driven by wrk with distinct signed bodies, at 16 and 64 connections; then
-# GET /v1/sessions/{sid} and ingest on a store holding 1M events in 10k sessions.
+# live sessions (each event POSTed, then its session read), then GET /v1/sessions/{sid} and ingest
+# on a store holding 1M events in 10k sessions.
 # Prints requests/s, p50/p99, CPU per event, peak memory, and ncsd/baseline ratios from this
 # very run (the machine is shared: only same-run ratios mean anything).
 #
@@ -83,6 +84,28 @@ for c in 16 64; do
   python3 -c "import sys; b=float('$b'.split()[1]); n=float('$n'.split()[1]); print(f'ratio ncsd/baseline at {$c} connections: {n/b:.2f}')"
   [ "$c" = 64 ] && empty64=$(awk '{print $2}' <<<"$n")
 done
+
+# Live recordings watched while they report (bench/live.lua): each POST of an event is followed
+# by a GET of its session; 100 sessions, so each grows by ~100 events a run. Folding on every
+# read (--session-cache-mb 0) against the default, which carries a kept fold forward over the
+# new events.
+live_bodies=$out/bodies-live-100.tsv
+need_live=$((DURATION * 20000))
+if [ ! -f "$live_bodies" ] || [ "$(wc -l <"$live_bodies")" -lt "$need_live" ]; then
+  "$bin/bench-bodies" "$secret" "$need_live" "$live_bodies" 100
+fi
+live() {
+  local label=$1; shift
+  local db=$out/live.db; rm -f "$db" "$db-wal" "$db-shm"
+  NCSD_LOG=warn "$bin/ncsd" serve --listen "127.0.0.1:$port_ncsd" --database "sqlite://$db" --secret "$secret" "$@" & pid=$!
+  wait_port $port_ncsd
+  res=$(wrk -t2 -c16 -d"${DURATION}s" --latency -s "$root/bench/live.lua" "http://127.0.0.1:$port_ncsd" -- "$live_bodies" 2 | grep RESULT)
+  kill $pid; wait $pid 2>/dev/null || true
+  echo "live sessions (POST an event, GET its session), 16 connections, $label: req/s $(field rps "$res") p50_us $(field p50_us "$res") p99_us $(field p99_us "$res") errors $(field non200 "$res")"
+}
+live_cold=$(live "fold on every read" --session-cache-mb 0); echo "$live_cold"
+live_kept=$(live "kept and carried forward"); echo "$live_kept"
+python3 -c "print(f'live sessions, kept / fold on every read: {float(\"$(sed 's/.*req.s \([0-9.]*\).*/\1/' <<<"$live_kept")\")/float(\"$(sed 's/.*req.s \([0-9.]*\).*/\1/' <<<"$live_cold")\"):.2f}')"
 
 if [ "${SKIP_LARGE:-0}" != 1 ]; then
   # Named for the loader's layout (sessions interleaved), so a store from an older loader is
