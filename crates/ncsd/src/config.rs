@@ -96,6 +96,14 @@ pub struct ServeConfig {
     #[arg(long, env = "NCSD_SESSION_CACHE_MB", default_value_t = 64)]
     pub session_cache_mb: usize,
 
+    /// Nice value for the SQLite writer thread, which every delivery waits for: below the rest
+    /// of ncsd so that on busy CPUs commits are not held up behind request handling. Lowering
+    /// it needs CAP_SYS_NICE (or root); without that the writer keeps normal priority. 0 leaves
+    /// it alone.
+    #[arg(long, env = "NCSD_WRITER_NICE", default_value_t = -5, allow_hyphen_values = true,
+          value_parser = clap::value_parser!(i32).range(-20..=19))]
+    pub writer_nice: i32,
+
     /// Keep events and sessions this long (e.g. `30d`), purging older ones in the background.
     /// A session goes as a whole once its last activity is older. Off by default.
     #[arg(long, env = "NCSD_RETAIN", value_parser = humantime::parse_duration)]

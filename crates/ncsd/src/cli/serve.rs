@@ -16,7 +16,10 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<ExitCode> {
     if cfg.secrets.is_empty() {
         tracing::warn!("no secret configured: accepting UNSIGNED deliveries (--allow-unsigned)");
     }
-    let store = crate::store::open(&cfg.database_url).await?;
+    let opts = crate::store::Options {
+        writer_nice: cfg.writer_nice,
+    };
+    let store = crate::store::open_with(&cfg.database_url, &opts).await?;
     let main = TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;

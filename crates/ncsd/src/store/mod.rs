@@ -78,13 +78,25 @@ pub trait Store: Send + Sync + 'static {
 
 pub type DynStore = Arc<dyn Store>;
 
-/// Open the backend the URL names. The backend is chosen once, here.
+/// How a store runs, beyond its URL.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Nice value of the SQLite writer thread (0: unchanged); see `sqlite::priority`.
+    pub writer_nice: i32,
+}
+
+/// Open the backend the URL names, with default options.
 pub async fn open(url: &str) -> anyhow::Result<DynStore> {
+    open_with(url, &Options::default()).await
+}
+
+/// Open the backend the URL names. The backend is chosen once, here.
+pub async fn open_with(url: &str, opts: &Options) -> anyhow::Result<DynStore> {
     if let Some(rest) = url.strip_prefix("sqlite://") {
-        let store = sqlite::SqliteStore::open(rest)?;
+        let store = sqlite::SqliteStore::open_with(rest, opts)?;
         Ok(Arc::new(store))
     } else if url.starts_with("sqlite:") {
-        let store = sqlite::SqliteStore::open(url.trim_start_matches("sqlite:"))?;
+        let store = sqlite::SqliteStore::open_with(url.trim_start_matches("sqlite:"), opts)?;
         Ok(Arc::new(store))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let store = postgres::PgStore::connect(url).await?;

@@ -104,3 +104,42 @@ async fn sqlite_version_2_file_is_upgraded_and_keeps_recognising_copies() {
         .expect("tables");
     assert_eq!((version, tables), (3, 0));
 }
+
+/// `--writer-nice`: the writer thread, and only it, runs at the nice value asked for. (A
+/// positive value, which needs no privilege, so the test runs as any user.)
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn sqlite_writer_thread_runs_at_the_nice_value_asked_for() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("nice.db").display());
+    let opts = ncsd::store::Options { writer_nice: 7 };
+    let store = ncsd::store::open_with(&url, &opts).await.expect("open");
+    store
+        .ingest(recording("nice-1", "s-nice", 1_000))
+        .await
+        .expect("ingest");
+    // Field 19 of /proc/<pid>/task/<tid>/stat is the nice value; comm is field 2, in
+    // parentheses, and has no spaces here.
+    let nice = |stat: &str| -> i64 {
+        let after = &stat[stat.rfind(')').expect("comm") + 2..];
+        after
+            .split(' ')
+            .nth(16)
+            .expect("nice field")
+            .parse()
+            .expect("a number")
+    };
+    let writers: Vec<i64> = std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("stat")).ok())
+        .filter(|stat| stat.contains("(ncsd-sqlite-wri)"))
+        .map(|stat| nice(&stat))
+        .collect();
+    assert_eq!(writers, [7], "the writer thread");
+    let me = std::fs::read_to_string("/proc/thread-self/stat").expect("own stat");
+    assert_eq!(
+        nice(&me),
+        0,
+        "the thread that opened the store keeps its priority"
+    );
+}

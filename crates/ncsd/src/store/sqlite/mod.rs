@@ -2,6 +2,7 @@
 //! survives power loss; one writer thread doing group commit (`writer`), and a small pool of
 //! read-only connections for queries (`reads`).
 
+mod priority;
 mod reads;
 mod wal;
 mod writer;
@@ -90,6 +91,10 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
 
 impl SqliteStore {
     pub fn open(path: &str) -> anyhow::Result<Self> {
+        Self::open_with(path, &Options::default())
+    }
+
+    pub fn open_with(path: &str, opts: &Options) -> anyhow::Result<Self> {
         if path.is_empty() {
             anyhow::bail!("sqlite:// URL has no file path, e.g. sqlite://ncsd.db");
         }
@@ -107,7 +112,13 @@ impl SqliteStore {
         let (notify, _) = broadcast::channel(1024);
         let failing = writer::Failing::default();
         let restart = wal::RestartWanted::default();
-        let writer = writer::spawn(conn, notify.clone(), failing.clone(), restart.clone());
+        let writer = writer::spawn(
+            conn,
+            notify.clone(),
+            failing.clone(),
+            restart.clone(),
+            opts.writer_nice,
+        );
         let readers = Arc::new(ReadPool {
             path: path.to_string(),
             idle: Mutex::new(Vec::new()),

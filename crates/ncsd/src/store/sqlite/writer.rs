@@ -39,11 +39,15 @@ pub fn spawn(
     notify: broadcast::Sender<i64>,
     failing: Failing,
     restart: RestartWanted,
+    nice: i32,
 ) -> mpsc::Sender<Job> {
     let (tx, rx) = mpsc::channel(8192);
     std::thread::Builder::new()
         .name("ncsd-sqlite-writer".into())
-        .spawn(move || run(conn, rx, notify, failing, restart))
+        .spawn(move || {
+            super::priority::set_current_thread_nice(nice);
+            run(conn, rx, notify, failing, restart)
+        })
         .expect("spawn the SQLite writer thread");
     tx
 }
