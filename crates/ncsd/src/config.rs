@@ -100,7 +100,7 @@ pub struct ServeConfig {
     /// of ncsd so that on busy CPUs commits are not held up behind request handling. Lowering
     /// it needs CAP_SYS_NICE (or root); without that the writer keeps normal priority. 0 leaves
     /// it alone.
-    #[arg(long, env = "NCSD_WRITER_NICE", default_value_t = -5, allow_hyphen_values = true,
+    #[arg(long, env = "NCSD_WRITER_NICE", default_value_t = -10, allow_hyphen_values = true,
           value_parser = clap::value_parser!(i32).range(-20..=19))]
     pub writer_nice: i32,
 

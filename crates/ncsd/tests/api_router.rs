@@ -375,8 +375,8 @@ async fn api_listen_moves_the_api_off_the_ingest_listener() {
 #[test]
 fn writer_nice_defaults_below_normal_and_is_range_checked() {
     let nice = |args: &[&str]| ServeConfig::from_args(args.iter().copied()).map(|c| c.writer_nice);
-    assert_eq!(nice(&[]).unwrap(), -5);
-    assert_eq!(nice(&["--writer-nice", "-10"]).unwrap(), -10);
+    assert_eq!(nice(&[]).unwrap(), -10);
+    assert_eq!(nice(&["--writer-nice", "-5"]).unwrap(), -5);
     assert_eq!(nice(&["--writer-nice", "0"]).unwrap(), 0);
     let err = nice(&["--writer-nice", "20"]).unwrap_err().to_string();
     assert!(err.contains("--writer-nice") && err.contains("20"), "{err}");
