@@ -135,7 +135,13 @@ async fn sqlite_writer_thread_runs_at_the_nice_value_asked_for() {
         .filter(|stat| stat.contains("(ncsd-sqlite-wri)"))
         .map(|stat| nice(&stat))
         .collect();
-    assert_eq!(writers, [7], "the writer thread");
+    // Other tests of this binary run their own stores (nice 0) at the same time.
+    assert_eq!(
+        writers.iter().filter(|n| **n == 7).count(),
+        1,
+        "one writer thread, this store's, at 7: {writers:?}"
+    );
+    assert!(writers.iter().all(|n| *n == 7 || *n == 0), "{writers:?}");
     let me = std::fs::read_to_string("/proc/thread-self/stat").expect("own stat");
     assert_eq!(
         nice(&me),
