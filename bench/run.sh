@@ -85,10 +85,10 @@ for c in 16 64; do
   [ "$c" = 64 ] && empty64=$(awk '{print $2}' <<<"$n")
 done
 
-# Live recordings watched while they report (bench/live.lua): each POST of an event is followed
-# by a GET of its session; 100 sessions, so each grows by ~100 events a run. Folding on every
-# read (--session-cache-mb 0) against the default, which carries a kept fold forward over the
-# new events.
+# Live recordings watched while they report (bench/ingest.lua in then-read mode): each POST of
+# an event is followed by a GET of its session; 100 sessions, so each grows by ~100 events a
+# run. Folding on every read (--session-cache-mb 0) against the default, which carries a kept
+# fold forward over the new events.
 live_bodies=$out/bodies-live-100.tsv
 need_live=$((DURATION * 20000))
 if [ ! -f "$live_bodies" ] || [ "$(wc -l <"$live_bodies")" -lt "$need_live" ]; then
@@ -99,7 +99,7 @@ live() {
   local db=$out/live.db; rm -f "$db" "$db-wal" "$db-shm"
   NCSD_LOG=warn "$bin/ncsd" serve --listen "127.0.0.1:$port_ncsd" --database "sqlite://$db" --secret "$secret" "$@" & pid=$!
   wait_port $port_ncsd
-  res=$(wrk -t2 -c16 -d"${DURATION}s" --latency -s "$root/bench/live.lua" "http://127.0.0.1:$port_ncsd" -- "$live_bodies" 2 | grep RESULT)
+  res=$(wrk -t2 -c16 -d"${DURATION}s" --latency -s "$root/bench/ingest.lua" "http://127.0.0.1:$port_ncsd" -- "$live_bodies" 2 then-read | grep RESULT)
   kill $pid; wait $pid 2>/dev/null || true
   echo "live sessions (POST an event, GET its session), 16 connections, $label: req/s $(field rps "$res") p50_us $(field p50_us "$res") p99_us $(field p99_us "$res") errors $(field non200 "$res")"
 }
