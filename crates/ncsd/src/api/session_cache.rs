@@ -58,13 +58,6 @@ impl SessionCache {
         }
     }
 
-    /// The state kept for `sid`, if it was folded from the events up to exactly `last_seq`.
-    pub fn get(&self, sid: &str, last_seq: i64) -> Option<Bytes> {
-        self.kept(sid)
-            .filter(|k| k.last_seq == last_seq)
-            .map(|k| k.json)
-    }
-
     /// Whatever is kept for `sid`, current or not (a stale fold can still be carried forward).
     pub fn kept(&self, sid: &str) -> Option<Kept> {
         self.lock().states.get(sid).cloned()
@@ -123,6 +116,15 @@ impl SessionCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl SessionCache {
+        /// The state kept for `sid`, if it was folded from the events up to exactly `last_seq`.
+        fn get(&self, sid: &str, last_seq: i64) -> Option<Bytes> {
+            self.kept(sid)
+                .filter(|k| k.last_seq == last_seq)
+                .map(|k| k.json)
+        }
+    }
 
     #[test]
     fn a_state_is_served_only_for_the_event_set_it_was_folded_from() {

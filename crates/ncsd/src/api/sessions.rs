@@ -2,13 +2,13 @@
 //! A session's state is always folded from its stored events, so every instance sharing a
 //! database computes the same answer.
 
+use std::sync::Arc;
+
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use std::sync::Arc;
-
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Value};

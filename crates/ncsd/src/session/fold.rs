@@ -15,7 +15,8 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Fold every stored event of one sid into its state. Pure: the same set of
 /// events, in any order and with any duplication, gives the same state.
 pub fn fold(sid: &str, events: &[StoredEvent]) -> SessionState {
-    Folding::new(sid, events).state()
+    let f = Folding::new(sid, events);
+    f.b.finish(f.count)
 }
 
 /// A fold that can be carried forward: the builder after the last applied event, so events
