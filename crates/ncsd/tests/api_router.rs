@@ -169,54 +169,29 @@ async fn a_kept_session_state_never_hides_a_newer_event() {
     assert_eq!(read().await["missing_sequences"], json!([2]));
     send(cr_body("c2", "sid-c", 42, 2, json!({"streamUid": "0"}))).await;
     assert_eq!(read().await["missing_sequences"], json!([]));
+    // Events 43/44 (audio/video stream state changed) of sid-c.
+    let stream_state = |id: &str, event_type, sequence, uid: &str, state: i64| {
+        cr_body(
+            id,
+            "sid-c",
+            event_type,
+            sequence,
+            json!({"streamUid": uid, "state": state}),
+        )
+    };
     // Newer events in sequence order: the kept fold is carried forward over just them.
-    send(cr_body(
-        "c4",
-        "sid-c",
-        43,
-        4,
-        json!({"streamUid": "0", "state": 1}),
-    ))
-    .await;
+    send(stream_state("c4", 43, 4, "0", 1)).await;
     assert_eq!(read().await["event_count"], json!(5));
-    send(cr_body(
-        "c5",
-        "sid-c",
-        43,
-        5,
-        json!({"streamUid": "0", "state": 0}),
-    ))
-    .await;
-    send(cr_body(
-        "c6",
-        "sid-c",
-        44,
-        6,
-        json!({"streamUid": "0", "state": 1}),
-    ))
-    .await;
+    send(stream_state("c5", 43, 5, "0", 0)).await;
+    send(stream_state("c6", 44, 6, "0", 1)).await;
     let carried = read().await;
     assert_eq!(carried["event_count"], json!(7));
     assert_eq!(carried["max_sequence"], json!(6));
     // A redundant-path copy of the newest event (new noticeId, same content) counts once; an
     // old sequence arriving now makes the kept fold unusable, and a refold counts it.
-    send(cr_body(
-        "c6-copy",
-        "sid-c",
-        44,
-        6,
-        json!({"streamUid": "0", "state": 1}),
-    ))
-    .await;
+    send(stream_state("c6-copy", 44, 6, "0", 1)).await;
     assert_eq!(read().await["event_count"], json!(7));
-    send(cr_body(
-        "c0-late",
-        "sid-c",
-        43,
-        0,
-        json!({"streamUid": "9", "state": 1}),
-    ))
-    .await;
+    send(stream_state("c0-late", 43, 0, "9", 1)).await;
     assert_eq!(read().await["event_count"], json!(8));
 }
 
