@@ -2,6 +2,8 @@
 //! (through the store's import path, not HTTP), and prints the sids to stdout. Sessions are
 //! recorded `CONCURRENT` at a time with their events interleaved, as live recordings are, so
 //! one session's events are spread over the file rather than side by side.
+//! Each event's `details` has the fields its type documents (spec §6.1), as Agora sends them: a
+//! stream-state change carries four fields, not a file list.
 //! Usage: bench-bulkload DATABASE_URL SESSIONS EVENTS
 
 use ncsd::ingest::to_delivery;
@@ -43,8 +45,7 @@ async fn main() -> anyhow::Result<()> {
                 "notifyMs": 1_780_000_000_000u64 + q, "sid": sid,
                 "payload": {"cname": format!("room-{}", s % 500), "uid": "527", "sid": sid, "sequence": q,
                     "sendts": 1_780_000_000_000u64 + q * 1000, "serviceType": 1,
-                    "details": {"streamUid": "1001", "state": q % 2, "progress": q, "exitStatus": 0, "leaveCode": 2,
-                        "fileList": [{"fileName": format!("{sid}.m3u8"), "trackType": "audio_and_video", "uid": "0", "mixedAllUser": true, "isPlayable": true, "sliceStartTime": 1}]}}
+                    "details": details(event_type, &sid, q, 1_780_000_000_000u64 + q * 1000)}
             })
             .to_string()
             .into_bytes();
@@ -91,4 +92,23 @@ async fn main() -> anyhow::Result<()> {
     }
     print!("{out}");
     Ok(())
+}
+
+/// The documented `details` of `event_type` (spec §6.1) for event `q` of session `sid`.
+fn details(event_type: i64, sid: &str, q: u64, utc_ms: u64) -> serde_json::Value {
+    use serde_json::json;
+    let name = agora_ncs::events::event_name(event_type as u32).unwrap_or("unknown");
+    match event_type {
+        40 | 30 => json!({"msgName": name, "status": 0}),
+        42 => json!({"msgName": name, "startUtcMs": utc_ms, "discontinueUtcMs": utc_ms,
+                     "mixedAllUser": true, "streamUid": "0", "trackType": "audio_and_video"}),
+        43 | 44 => json!({"msgName": name, "streamUid": "1001", "state": q % 2, "UtcMs": utc_ms}),
+        33 => json!({"msgName": name, "progress": (q * 100).min(10_000)}),
+        41 => json!({"msgName": name, "leaveCode": 2}),
+        11 => json!({"msgName": name, "exitStatus": 0}),
+        31 => json!({"msgName": name, "status": 0, "fileList": [{"fileName": format!("{sid}.m3u8"),
+                     "trackType": "audio_and_video", "uid": "0", "mixedAllUser": true,
+                     "isPlayable": true, "sliceStartTime": utc_ms}]}),
+        _ => json!({"msgName": name}),
+    }
 }
