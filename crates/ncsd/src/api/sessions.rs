@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::view::{event_json, stored_event};
-use super::{params, AppState};
+use super::{params, session_cache, AppState};
 use crate::error::{ApiError, ApiResult};
 use crate::session::{distinct_ordered, Folding, StoredEvent};
 use crate::store::{DynStore, SessionQuery, SessionRow, StoreResult};
@@ -50,14 +50,15 @@ pub async fn current_json(st: &AppState, sid: &str) -> ApiResult<Option<Bytes>> 
             None => return Ok(None),
         },
     };
-    let json = Bytes::from(serde_json::to_vec(&folding.state()).map_err(|e| {
+    let state = folding.state();
+    let json = Bytes::from(serde_json::to_vec(&state).map_err(|e| {
         ApiError::new(
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot serialise the state: {e}"),
         )
     })?);
-    st.session_cache
-        .put(sid, folded_at, json.clone(), Some(Arc::new(folding)));
+    let carry = session_cache::worth_carrying(state.phase).then(|| Arc::new(folding));
+    st.session_cache.put(sid, folded_at, json.clone(), carry);
     Ok(Some(json))
 }
 

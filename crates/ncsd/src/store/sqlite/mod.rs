@@ -24,10 +24,23 @@ const SCHEMA_VERSION: i64 = 3;
 /// shared), so fewer, busier connections also keep `top` honest.
 const MAX_IDLE_READERS: usize = 16;
 
+/// Queries running at once: twice the CPUs, at least 4 (and at most `MAX_IDLE_READERS`, so
+/// every running query finds a warm connection). Queries are CPU work on memory-mapped pages;
+/// more of them at once than there are CPUs only time-slice each other. Unbounded, 16 clients
+/// reading sessions grew the blocking pool to ~45 threads, each keeping freed memory in its own
+/// allocator heap: 120 MiB of anonymous memory with no session kept (README, Performance).
+fn max_running_queries() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (2 * cpus).clamp(4, MAX_IDLE_READERS)
+}
+
 pub struct SqliteStore {
     writer: mpsc::Sender<Job>,
     failing: writer::Failing,
     readers: Arc<ReadPool>,
+    /// One permit per running query (`max_running_queries`); waiting queries queue here, as
+    /// tasks, not as blocking threads.
+    running: Arc<tokio::sync::Semaphore>,
     notify: broadcast::Sender<i64>,
 }
 
@@ -131,6 +144,7 @@ impl SqliteStore {
             writer,
             failing,
             readers,
+            running: Arc::new(tokio::sync::Semaphore::new(max_running_queries())),
             notify,
         })
     }
@@ -153,9 +167,20 @@ impl SqliteStore {
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreResult<T> {
         let pool = self.readers.clone();
-        tokio::task::spawn_blocking(move || pool.with(f))
+        // The semaphore is never closed, so acquiring only waits.
+        let permit = self
+            .running
+            .clone()
+            .acquire_owned()
             .await
-            .map_err(|e| StoreError::Other(e.to_string()))?
+            .map_err(|_| StoreError::Unavailable("the SQLite read queue is closed".into()))?;
+        tokio::task::spawn_blocking(move || {
+            let out = pool.with(f);
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Other(e.to_string()))?
     }
 }
 
