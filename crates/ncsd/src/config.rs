@@ -96,6 +96,11 @@ pub struct ServeConfig {
     #[arg(long, env = "NCSD_SESSION_CACHE_MB", default_value_t = 64)]
     pub session_cache_mb: usize,
 
+    /// At start-up, fold the most recently active sessions into the session cache in the
+    /// background, newest first, until it is full (`false`: only reads fill it).
+    #[arg(long, env = "NCSD_SESSION_CACHE_WARM", default_value_t = true, action = clap::ArgAction::Set)]
+    pub session_cache_warm: bool,
+
     /// Nice value for the SQLite writer thread, which every delivery waits for: below the rest
     /// of ncsd so that on busy CPUs commits are not held up behind request handling. Lowering
     /// it needs CAP_SYS_NICE (or root); without that the writer keeps normal priority. 0 leaves

@@ -7,18 +7,27 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use common::{cr_body, signed, SECRET};
 use http_body_util::BodyExt;
+use ncsd::api::session_cache::SessionCache;
+use ncsd::api::AppState;
 use ncsd::config::ServeConfig;
 use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 struct App {
     router: Router,
-    _dir: tempfile::TempDir,
+    state: AppState,
+    dir: Arc<tempfile::TempDir>,
 }
 
 async fn app(extra: &[&str]) -> App {
-    let dir = tempfile::tempdir().unwrap();
+    app_in(Arc::new(tempfile::tempdir().unwrap()), extra).await
+}
+
+/// An instance on the database in `dir` (another instance's, to see what a restart sees).
+async fn app_in(dir: Arc<tempfile::TempDir>, extra: &[&str]) -> App {
     let db = format!("sqlite://{}", dir.path().join("t.db").display());
     let mut args = vec!["--database", &db, "--secret", SECRET];
     args.extend_from_slice(extra);
@@ -27,7 +36,8 @@ async fn app(extra: &[&str]) -> App {
     let apps = ncsd::server::apps(&cfg, store, CancellationToken::new());
     App {
         router: apps.main,
-        _dir: dir,
+        state: apps.state,
+        dir,
     }
 }
 
@@ -324,13 +334,16 @@ async fn api_listen_moves_the_api_off_the_ingest_listener() {
     );
     let store = ncsd::store::open(&cfg.database_url).await.unwrap();
     let apps = ncsd::server::apps(&cfg, store, CancellationToken::new());
+    let dir = Arc::new(dir);
     let main = App {
         router: apps.main,
-        _dir: tempfile::tempdir().unwrap(),
+        state: apps.state.clone(),
+        dir: dir.clone(),
     };
     let api = App {
         router: apps.api.expect("a separate API router"),
-        _dir: dir,
+        state: apps.state,
+        dir,
     };
     assert_eq!(
         main.ingest(cr_body("m1", "s", 40, 0, json!({}))).await.0,
@@ -355,4 +368,97 @@ fn writer_nice_defaults_below_normal_and_is_range_checked() {
     assert_eq!(nice(&["--writer-nice", "0"]).unwrap(), 0);
     let err = nice(&["--writer-nice", "20"]).unwrap_err().to_string();
     assert!(err.contains("--writer-nice") && err.contains("20"), "{err}");
+}
+
+/// The API of `store` with a session cache of `bytes`.
+fn with_cache(store: &ncsd::store::DynStore, bytes: usize) -> (AppState, Router) {
+    let st = AppState {
+        store: store.clone(),
+        api_token: None,
+        shutdown: CancellationToken::new(),
+        session_cache: Arc::new(SessionCache::new(bytes)),
+    };
+    (st.clone(), ncsd::api::router(st))
+}
+
+async fn get_json(router: &Router, uri: &str) -> Value {
+    let res = router
+        .clone()
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap()
+}
+
+#[tokio::test]
+async fn warming_keeps_the_newest_sessions_first_and_never_a_stale_state() {
+    let first = app(&[]).await;
+    let sids = ["w-old", "w-mid", "w-new"];
+    for (i, sid) in sids.iter().enumerate() {
+        let started = cr_body(&format!("w{i}a"), sid, 40, 0, json!({"status": 0}));
+        let audio = json!({"streamUid": "7", "state": 0, "UtcMs": 1});
+        assert_eq!(first.ingest(started).await.0, StatusCode::OK);
+        let changed = cr_body(&format!("w{i}b"), sid, 43, 1, audio);
+        assert_eq!(first.ingest(changed).await.0, StatusCode::OK);
+        // Last activity is the receive time, in ms: keep the three apart.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // A restarted instance: its cache starts empty.
+    let restarted = app_in(first.dir.clone(), &[]).await;
+    let store = &restarted.state.store;
+    let (_, uncached) = with_cache(store, 0);
+
+    let (roomy, roomy_api) = with_cache(store, 1 << 20);
+    assert_eq!(
+        ncsd::api::warm::warm(&roomy, Duration::ZERO).await.unwrap(),
+        3
+    );
+    for sid in sids {
+        let row = store.session(sid).await.unwrap().unwrap();
+        let kept = roomy.session_cache.kept(sid).expect("warmed");
+        assert_eq!(
+            kept.last_seq, row.last_seq,
+            "{sid} warmed at its newest event"
+        );
+        let uri = format!("/v1/sessions/{sid}");
+        assert_eq!(
+            get_json(&roomy_api, &uri).await,
+            get_json(&uncached, &uri).await
+        );
+    }
+
+    // Room for two and a half: the two most recently active are kept, and warming stops
+    // rather than push one of them out for an older session.
+    let one = roomy.session_cache.bytes() / 3;
+    let (tight, tight_api) = with_cache(store, one * 5 / 2);
+    assert_eq!(
+        ncsd::api::warm::warm(&tight, Duration::ZERO).await.unwrap(),
+        2
+    );
+    assert!(tight.session_cache.kept("w-new").is_some());
+    assert!(tight.session_cache.kept("w-mid").is_some());
+    assert!(tight.session_cache.kept("w-old").is_none());
+
+    // An event stored after warming is in the next answer.
+    let stopped = cr_body(
+        "w2c",
+        "w-new",
+        43,
+        2,
+        json!({"streamUid": "7", "state": 1, "UtcMs": 2}),
+    );
+    assert_eq!(first.ingest(stopped).await.0, StatusCode::OK);
+    let now = get_json(&tight_api, "/v1/sessions/w-new").await;
+    assert_eq!(now, get_json(&uncached, "/v1/sessions/w-new").await);
+    assert_eq!(now["event_count"], json!(3));
+}
+
+#[test]
+fn session_cache_warming_is_on_unless_turned_off() {
+    let warm =
+        |args: &[&str]| ServeConfig::from_args(args.iter().copied()).map(|c| c.session_cache_warm);
+    assert!(warm(&[]).unwrap());
+    assert!(!warm(&["--session-cache-warm", "false"]).unwrap());
+    assert!(warm(&["--session-cache-warm", "nope"]).is_err());
 }

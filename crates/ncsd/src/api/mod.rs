@@ -9,6 +9,7 @@ pub mod session_cache;
 pub mod sessions;
 pub mod stream;
 pub mod view;
+pub mod warm;
 
 use std::sync::Arc;
 

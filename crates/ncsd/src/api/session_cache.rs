@@ -126,6 +126,11 @@ impl SessionCache {
         self.lock().bytes
     }
 
+    /// Bytes that can still be kept before a state is pushed out.
+    pub fn room(&self) -> usize {
+        self.budget.saturating_sub(self.bytes())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -27,6 +27,8 @@ pub struct Apps {
     pub main: Router,
     /// The API alone, when `--api-listen` is set.
     pub api: Option<Router>,
+    /// What the API's handlers share (for the background work that fills its cache).
+    pub state: AppState,
 }
 
 pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> Apps {
@@ -44,14 +46,15 @@ pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> 
             post(ingest::handle).fallback(ingest_method_not_allowed),
         )
         .with_state(ingest_state);
-    let api = api::router(AppState {
+    let state = AppState {
         store,
         api_token: cfg.api_token.as_ref().map(|t| Arc::from(t.0.expose())),
         shutdown,
         session_cache: Arc::new(api::session_cache::SessionCache::new(
             cfg.session_cache_mb.saturating_mul(1 << 20),
         )),
-    });
+    };
+    let api = api::router(state.clone());
     let timeout = Duration::from_millis(cfg.request_timeout_ms);
     let max_header_bytes = cfg.max_header_bytes;
     let finish = |r: Router| {
@@ -67,11 +70,13 @@ pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> 
         Apps {
             main: finish(ingest),
             api: Some(finish(api)),
+            state,
         }
     } else {
         Apps {
             main: finish(ingest.merge(api)),
             api: None,
+            state,
         }
     }
 }
@@ -139,6 +144,9 @@ pub async fn run(
         max_connections: cfg.max_connections,
         header_timeout: Duration::from_millis(cfg.header_timeout_ms),
     };
+    if cfg.session_cache_warm {
+        api::warm::spawn(apps.state.clone());
+    }
     if let Some(retain) = cfg.retain {
         tokio::spawn(crate::retention::run(
             store_for_retention.clone(),
