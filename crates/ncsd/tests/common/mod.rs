@@ -4,6 +4,7 @@
 
 pub mod pg;
 pub mod raw;
+pub mod router;
 
 use std::net::SocketAddr;
 

@@ -1,0 +1,170 @@
+//! The session cache seen from the API: a kept state never hides a newer event, and start-up
+//! warming keeps the most recently active sessions first.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use common::cr_body;
+use common::router::{app, app_in};
+use http_body_util::BodyExt;
+use ncsd::api::session_cache::SessionCache;
+use ncsd::api::AppState;
+use ncsd::config::ServeConfig;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+#[tokio::test]
+async fn a_kept_session_state_never_hides_a_newer_event() {
+    let cached = app(&[]).await;
+    let uncached = app(&["--session-cache-mb", "0"]).await;
+    let send = |body: Vec<u8>| {
+        let (a, b) = (&cached, &uncached);
+        async move {
+            assert_eq!(a.ingest(body.clone()).await.0, StatusCode::OK);
+            assert_eq!(b.ingest(body).await.0, StatusCode::OK);
+        }
+    };
+    let read = || async {
+        let (s1, a) = cached.get("/v1/sessions/sid-c").await;
+        let (s2, b) = uncached.get("/v1/sessions/sid-c").await;
+        assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
+        assert_eq!(a, b, "the kept state and a fresh fold differ");
+        a
+    };
+    send(cr_body("c0", "sid-c", 40, 0, json!({"status": 0}))).await;
+    send(cr_body("c3", "sid-c", 41, 3, json!({"exitStatus": 0}))).await;
+    let first = read().await;
+    assert_eq!(first["missing_sequences"], json!([1, 2]));
+    assert_eq!(read().await, first, "read twice, same answer");
+    // Sequence 1 arrives late: the kept state is stale and must not be served.
+    send(cr_body("c1", "sid-c", 30, 1, json!({"status": 0}))).await;
+    assert_eq!(read().await["missing_sequences"], json!([2]));
+    // A resend of a stored noticeId changes no state; the answer stays the same.
+    send(cr_body("c1", "sid-c", 30, 1, json!({"status": 0}))).await;
+    assert_eq!(read().await["missing_sequences"], json!([2]));
+    send(cr_body("c2", "sid-c", 42, 2, json!({"streamUid": "0"}))).await;
+    assert_eq!(read().await["missing_sequences"], json!([]));
+    // Events 43/44 (audio/video stream state changed) of sid-c.
+    let stream_state = |id: &str, event_type, sequence, uid: &str, state: i64| {
+        cr_body(
+            id,
+            "sid-c",
+            event_type,
+            sequence,
+            json!({"streamUid": uid, "state": state}),
+        )
+    };
+    // Newer events in sequence order: the kept fold is carried forward over just them.
+    send(stream_state("c4", 43, 4, "0", 1)).await;
+    assert_eq!(read().await["event_count"], json!(5));
+    send(stream_state("c5", 43, 5, "0", 0)).await;
+    send(stream_state("c6", 44, 6, "0", 1)).await;
+    let carried = read().await;
+    assert_eq!(carried["event_count"], json!(7));
+    assert_eq!(carried["max_sequence"], json!(6));
+    // A redundant-path copy of the newest event (new noticeId, same content) counts once; an
+    // old sequence arriving now makes the kept fold unusable, and a refold counts it.
+    send(stream_state("c6-copy", 44, 6, "0", 1)).await;
+    assert_eq!(read().await["event_count"], json!(7));
+    send(stream_state("c0-late", 43, 0, "9", 1)).await;
+    assert_eq!(read().await["event_count"], json!(8));
+}
+
+/// The API of `store` with a session cache of `bytes`.
+fn with_cache(store: &ncsd::store::DynStore, bytes: usize) -> (AppState, Router) {
+    let st = AppState {
+        store: store.clone(),
+        api_token: None,
+        shutdown: CancellationToken::new(),
+        session_cache: Arc::new(SessionCache::new(bytes)),
+    };
+    (st.clone(), ncsd::api::router(st))
+}
+
+async fn get_json(router: &Router, uri: &str) -> Value {
+    let res = router
+        .clone()
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap()
+}
+
+#[tokio::test]
+async fn warming_keeps_the_newest_sessions_first_and_never_a_stale_state() {
+    let first = app(&[]).await;
+    let sids = ["w-old", "w-mid", "w-new"];
+    for (i, sid) in sids.iter().enumerate() {
+        let started = cr_body(&format!("w{i}a"), sid, 40, 0, json!({"status": 0}));
+        let audio = json!({"streamUid": "7", "state": 0, "UtcMs": 1});
+        assert_eq!(first.ingest(started).await.0, StatusCode::OK);
+        let changed = cr_body(&format!("w{i}b"), sid, 43, 1, audio);
+        assert_eq!(first.ingest(changed).await.0, StatusCode::OK);
+        // Last activity is the receive time, in ms: keep the three apart.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // A restarted instance: its cache starts empty.
+    let restarted = app_in(first.dir.clone(), &[]).await;
+    let store = &restarted.state.store;
+    let (_, uncached) = with_cache(store, 0);
+
+    let (roomy, roomy_api) = with_cache(store, 1 << 20);
+    assert_eq!(
+        ncsd::api::warm::warm(&roomy, Duration::ZERO).await.unwrap(),
+        3
+    );
+    for sid in sids {
+        let row = store.session(sid).await.unwrap().unwrap();
+        let kept = roomy.session_cache.kept(sid).expect("warmed");
+        assert_eq!(
+            kept.last_seq, row.last_seq,
+            "{sid} warmed at its newest event"
+        );
+        let uri = format!("/v1/sessions/{sid}");
+        assert_eq!(
+            get_json(&roomy_api, &uri).await,
+            get_json(&uncached, &uri).await
+        );
+    }
+
+    // Room for two and a half: the two most recently active are kept, and warming stops
+    // rather than push one of them out for an older session.
+    let one = roomy.session_cache.bytes() / 3;
+    let (tight, tight_api) = with_cache(store, one * 5 / 2);
+    assert_eq!(
+        ncsd::api::warm::warm(&tight, Duration::ZERO).await.unwrap(),
+        2
+    );
+    assert!(tight.session_cache.kept("w-new").is_some());
+    assert!(tight.session_cache.kept("w-mid").is_some());
+    assert!(tight.session_cache.kept("w-old").is_none());
+
+    // An event stored after warming is in the next answer.
+    let stopped = cr_body(
+        "w2c",
+        "w-new",
+        43,
+        2,
+        json!({"streamUid": "7", "state": 1, "UtcMs": 2}),
+    );
+    assert_eq!(first.ingest(stopped).await.0, StatusCode::OK);
+    let now = get_json(&tight_api, "/v1/sessions/w-new").await;
+    assert_eq!(now, get_json(&uncached, "/v1/sessions/w-new").await);
+    assert_eq!(now["event_count"], json!(3));
+}
+
+#[test]
+fn session_cache_warming_is_on_unless_turned_off() {
+    let warm =
+        |args: &[&str]| ServeConfig::from_args(args.iter().copied()).map(|c| c.session_cache_warm);
+    assert!(warm(&[]).unwrap());
+    assert!(!warm(&["--session-cache-warm", "false"]).unwrap());
+    assert!(warm(&["--session-cache-warm", "nope"]).is_err());
+}
