@@ -13,7 +13,7 @@
 //!
 //! Bounded by bytes (`--session-cache-mb`); least recently used states go first. The count is
 //! of memory as measured, not of JSON length: a kept fold costs about seven times its JSON
-//! (`FOLD_COST`), so the fold is kept only while the recording can still grow
+//! (counted as eight, `FOLD_COST`), so the fold is kept only while the recording can still grow
 //! (`worth_carrying`); a finished one keeps just its answer.
 
 use std::sync::{Arc, Mutex};

@@ -1,7 +1,7 @@
 //! Warming the session cache at start-up (`--session-cache-warm`, on by default).
 //!
 //! After a restart the cache is empty, so the first read of every session folds all its events:
-//! about 20 times the cost of a kept one (README, Performance). The sessions read first after a
+//! about 8 times the cost of a kept one (README, Performance). The sessions read first after a
 //! restart are, on a dashboard, the most recently active ones; so ncsd folds those into the
 //! cache in the background, newest first, until the cache is full or every session is kept.
 //!
