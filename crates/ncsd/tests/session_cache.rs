@@ -117,7 +117,9 @@ async fn warming_keeps_the_newest_sessions_first_and_never_a_stale_state() {
 
     let (roomy, roomy_api) = with_cache(store, 1 << 20);
     assert_eq!(
-        ncsd::api::warm::warm(&roomy, Duration::ZERO).await.unwrap(),
+        ncsd::api::warm::warm(&roomy, None, Duration::ZERO)
+            .await
+            .unwrap(),
         3
     );
     for sid in sids {
@@ -139,7 +141,9 @@ async fn warming_keeps_the_newest_sessions_first_and_never_a_stale_state() {
     let one = roomy.session_cache.bytes() / 3;
     let (tight, tight_api) = with_cache(store, one * 5 / 2);
     assert_eq!(
-        ncsd::api::warm::warm(&tight, Duration::ZERO).await.unwrap(),
+        ncsd::api::warm::warm(&tight, None, Duration::ZERO)
+            .await
+            .unwrap(),
         2
     );
     assert!(tight.session_cache.kept("w-new").is_some());
@@ -167,4 +171,43 @@ fn session_cache_warming_is_on_unless_turned_off() {
     assert!(warm(&[]).unwrap());
     assert!(!warm(&["--session-cache-warm", "false"]).unwrap());
     assert!(warm(&["--session-cache-warm", "nope"]).is_err());
+}
+
+/// Waits (up to 5 s) until `sid`'s kept state is the one folded at its newest stored event.
+async fn kept_current(st: &AppState, sid: &str) -> bool {
+    for _ in 0..500 {
+        if let (Some(kept), Some(row)) = (
+            st.session_cache.kept(sid),
+            st.store.session(sid).await.unwrap(),
+        ) {
+            if kept.last_seq == row.last_seq {
+                return true;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn sessions_changed_by_ingest_are_warmed_again_once_it_is_quiet() {
+    let app = app(&[]).await;
+    let st = app.state.clone();
+    ncsd::api::warm::spawn_with(st.clone(), Duration::ZERO, Duration::from_millis(50));
+    let audio = |state: i64| json!({"streamUid": "7", "state": state, "UtcMs": 1});
+    for (i, sid) in ["q-1", "q-2"].iter().enumerate() {
+        let body = cr_body(&format!("q{i}a"), sid, 40, 0, json!({"status": 0}));
+        assert_eq!(app.ingest(body).await.0, StatusCode::OK);
+    }
+    // Nobody read them: warming did, once ingest was quiet.
+    assert!(kept_current(&st, "q-1").await && kept_current(&st, "q-2").await);
+    // A new event makes q-1's kept state stale; the next quiet moment brings it up to date.
+    assert_eq!(
+        app.ingest(cr_body("q0b", "q-1", 43, 1, audio(0))).await.0,
+        StatusCode::OK
+    );
+    assert!(kept_current(&st, "q-1").await, "q-1 was not warmed again");
+    let kept = st.session_cache.kept("q-1").unwrap();
+    let state: Value = serde_json::from_slice(&kept.json).unwrap();
+    assert_eq!(state["event_count"], json!(2));
 }

@@ -1,9 +1,12 @@
-//! Warming the session cache at start-up (`--session-cache-warm`, on by default).
+//! Keeping the session cache warm (`--session-cache-warm`, on by default).
 //!
-//! After a restart the cache is empty, so the first read of every session folds all its events:
-//! about 8 times the cost of a kept one (README, Performance). The sessions read first after a
-//! restart are, on a dashboard, the most recently active ones; so ncsd folds those into the
-//! cache in the background, newest first, until the cache is full or every session is kept.
+//! A session read that finds no current kept state folds all the session's events: about 8
+//! times the cost of a kept one (README, Performance). That happens to every session after a
+//! restart (the cache starts empty) and to every session that received events since it was
+//! last read. The sessions read first are, on a dashboard, the most recently active ones; so
+//! ncsd folds those into the cache in the background, newest first: at start-up, and again
+//! whenever ingest has been quiet for a moment after storing events (`QUIET`), then only the
+//! sessions active since the last pass.
 //!
 //! Each fold goes through `sessions::current_json`, exactly as a read would, so a warmed state
 //! is checked against the store like any kept one and never hides a newer event. The work is
@@ -13,19 +16,29 @@
 
 use std::time::{Duration, Instant};
 
+use tokio::sync::broadcast::error::RecvError;
+
 use super::sessions::current_json;
 use super::AppState;
+use crate::ingest::now_ms;
 use crate::store::SessionQuery;
 
 /// Sessions listed per store query.
 const PAGE: i64 = 256;
 /// Shortest pause after each fold (it is at least as long as the fold took).
 const PAUSE: Duration = Duration::from_millis(1);
+/// How long ingest must have stored nothing before the sessions it changed are warmed again.
+const QUIET: Duration = Duration::from_secs(2);
+/// A delivery's activity time is taken when its request starts, and it may commit up to the
+/// request deadline later: a pass looks this far back before the previous one started.
+const OVERLAP_MS: i64 = 60_000;
 
-/// Folds the most recently active sessions into the cache until it is full (no kept state is
-/// pushed out for an older one) or all are kept; returns how many it folded. After each fold it
-/// sleeps as long as the fold took, and at least `pause` (zero: no sleep, for tests).
-pub async fn warm(st: &AppState, pause: Duration) -> anyhow::Result<usize> {
+/// Folds the sessions active since `since` (ms; all with None) into the cache, most recently
+/// active first. It stops when the cache is full, rather than push a kept state out for an
+/// older session; a session already kept is refreshed even then (that costs no room). Returns
+/// how many it folded. After each fold it sleeps as long as the fold took, and at least `pause`
+/// (zero: no sleep, for tests).
+pub async fn warm(st: &AppState, since: Option<i64>, pause: Duration) -> anyhow::Result<usize> {
     let cache = &st.session_cache;
     let (mut warmed, mut largest) = (0, 0);
     let mut cursor = None;
@@ -33,13 +46,17 @@ pub async fn warm(st: &AppState, pause: Duration) -> anyhow::Result<usize> {
         let page = st
             .store
             .sessions(&SessionQuery {
+                since,
                 limit: PAGE,
                 cursor: cursor.take(),
                 ..Default::default()
             })
             .await?;
         for row in &page {
-            if st.shutdown.is_cancelled() || cache.room() < largest {
+            if st.shutdown.is_cancelled() {
+                return Ok(warmed);
+            }
+            if cache.room() < largest && cache.kept(&row.sid).is_none() {
                 return Ok(warmed);
             }
             let (before, started) = (cache.bytes(), Instant::now());
@@ -61,21 +78,54 @@ pub async fn warm(st: &AppState, pause: Duration) -> anyhow::Result<usize> {
     }
 }
 
-/// Runs `warm` in the background and logs what it did.
+/// Warms the cache in the background: once at start-up, then after each burst of ingest.
 pub fn spawn(st: AppState) {
+    spawn_with(st, PAUSE, QUIET);
+}
+
+/// `spawn` with its pause and quiet time given (tests use short ones).
+pub fn spawn_with(st: AppState, pause: Duration, quiet: Duration) {
     if st.session_cache.room() == 0 {
         return;
     }
     tokio::spawn(async move {
-        let started = Instant::now();
-        match warm(&st, PAUSE).await {
-            Ok(n) => tracing::info!(
-                sessions = n,
-                mib = st.session_cache.bytes() >> 20,
-                seconds = started.elapsed().as_secs_f32(),
-                "session cache warmed with the most recently active sessions"
-            ),
-            Err(e) => tracing::warn!(error = %e, "warming the session cache stopped"),
+        let mut stored = st.store.subscribe();
+        let mut since = None;
+        loop {
+            let (started, started_ms) = (Instant::now(), now_ms());
+            match warm(&st, since, pause).await {
+                Ok(n) if since.is_none() => tracing::info!(
+                    sessions = n,
+                    mib = st.session_cache.bytes() >> 20,
+                    seconds = started.elapsed().as_secs_f32(),
+                    "session cache warmed with the most recently active sessions"
+                ),
+                Ok(n) => tracing::debug!(sessions = n, "session cache warmed again after ingest"),
+                Err(e) => tracing::warn!(error = %e, "warming the session cache failed"),
+            }
+            since = Some(started_ms - OVERLAP_MS);
+            if !quiet_after_ingest(&st, &mut stored, quiet).await {
+                return;
+            }
         }
     });
+}
+
+/// Waits until events were stored and then nothing for `quiet`; false when ncsd is stopping.
+async fn quiet_after_ingest(
+    st: &AppState,
+    stored: &mut tokio::sync::broadcast::Receiver<i64>,
+    quiet: Duration,
+) -> bool {
+    let mut seen = false;
+    loop {
+        tokio::select! {
+            _ = st.shutdown.cancelled() => return false,
+            got = stored.recv() => match got {
+                Ok(_) | Err(RecvError::Lagged(_)) => seen = true,
+                Err(RecvError::Closed) => return false,
+            },
+            _ = tokio::time::sleep(quiet), if seen => return true,
+        }
+    }
 }
