@@ -96,8 +96,9 @@ pub struct ServeConfig {
     #[arg(long, env = "NCSD_SESSION_CACHE_MB", default_value_t = 64)]
     pub session_cache_mb: usize,
 
-    /// At start-up, fold the most recently active sessions into the session cache in the
-    /// background, newest first, until it is full (`false`: only reads fill it).
+    /// Fold the most recently active sessions into the session cache in the background, newest
+    /// first, until it is full: at start-up, and after each burst of ingest (once nothing was
+    /// stored for 2 s) the sessions it changed (`false`: only reads fill it).
     #[arg(long, env = "NCSD_SESSION_CACHE_WARM", default_value_t = true, action = clap::ArgAction::Set)]
     pub session_cache_warm: bool,
 
