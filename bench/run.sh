@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Ingest benchmark: ncsd (SQLite, default durability: every 200 fsynced) against a do-nothing
-# axum server, driven by wrk with distinct signed bodies, at 16 and 64 connections; then
+# axum server (and against ncsd-nostore, ncsd with ingest answered before storage), driven by wrk
+# with distinct signed bodies, at 16 and 64 connections; then
 # live sessions (each event POSTed, then its session read), then GET /v1/sessions/{sid} and ingest
 # on a store holding 1M events in 10k sessions.
 # Prints requests/s, p50/p99, CPU per event, peak memory, and ncsd/baseline ratios from this
@@ -52,6 +53,10 @@ run() {
   local pid port
   if [ "$kind" = baseline ]; then
     "$bin/baseline" "127.0.0.1:$port_base" & pid=$!; port=$port_base
+  elif [ "$kind" = nostore ]; then
+    db=$out/nostore.db; rm -f "$db" "$db-wal" "$db-shm"
+    NCSD_LOG=warn "$bin/ncsd-nostore" --listen "127.0.0.1:$port_ncsd" --database "sqlite://$db" --secret "$secret" 2>/dev/null & pid=$!
+    port=$port_ncsd
   else
     if [ -z "$db" ]; then db=$out/ncsd-$conns.db; rm -f "$db" "$db-wal" "$db-shm"; fi
     NCSD_LOG=warn "$bin/ncsd" serve --listen "127.0.0.1:$port_ncsd" --database "sqlite://$db" --secret "$secret" & pid=$!
@@ -78,10 +83,14 @@ run() {
 }
 
 printf '%-22s %10s %8s %8s %10s %8s %6s %s\n' run req/s p50_us p99_us cpu_us/ev peak_MiB non200 check
+# Each connection count runs three servers: the do-nothing baseline; ncsd-nostore, which is
+# ncsd with the store's ingest answering at once (HTTP, signature check, parse and ack only:
+# the most any durable ncsd could reach here); and ncsd itself.
 for c in 16 64; do
   b=$(run "baseline-c$c" baseline "$c"); echo "$b"
+  x=$(run "nostore-c$c" nostore "$c"); echo "$x"
   n=$(run "ncsd-c$c" ncsd "$c"); echo "$n"
-  python3 -c "import sys; b=float('$b'.split()[1]); n=float('$n'.split()[1]); print(f'ratio ncsd/baseline at {$c} connections: {n/b:.2f}')"
+  python3 -c "b=float('$b'.split()[1]); x=float('$x'.split()[1]); n=float('$n'.split()[1]); print(f'ratio ncsd/baseline at {$c} connections: {n/b:.2f} (without storage: {x/b:.2f})')"
   [ "$c" = 64 ] && empty64=$(awk '{print $2}' <<<"$n")
 done
 
