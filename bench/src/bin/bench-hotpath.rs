@@ -14,8 +14,14 @@ use ncsd::ingest::{signature, to_delivery};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let path = args.get(1).map_or("bench/out/bodies-random-ids.tsv", String::as_str);
-    let n: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(100_000);
+    let path = args
+        .get(1)
+        .map_or("bench/out/bodies-random-ids.tsv", String::as_str);
+    let n: usize = args
+        .get(2)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(100_000);
     let text = std::fs::read_to_string(path)?;
     let mut requests = Vec::with_capacity(n);
     for line in text.lines().take(n) {

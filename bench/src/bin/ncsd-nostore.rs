@@ -116,7 +116,10 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         next_seq: AtomicI64::new(0),
     });
     let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
-    eprintln!("ncsd-nostore on http://{}: ingest is NOT stored", cfg.listen);
+    eprintln!(
+        "ncsd-nostore on http://{}: ingest is NOT stored",
+        cfg.listen
+    );
     // Runs until killed; the benchmark stops it with SIGTERM.
     ncsd::server::run(cfg, store, listener, None, CancellationToken::new()).await
 }

@@ -164,6 +164,35 @@ async fn warming_keeps_the_newest_sessions_first_and_never_a_stale_state() {
     assert_eq!(now["event_count"], json!(3));
 }
 
+#[tokio::test]
+async fn warming_gives_up_when_no_session_fits_the_budget() {
+    let app = app(&[]).await;
+    let sessions = ncsd::api::warm::MISFITS + 4;
+    for i in 0..sessions {
+        let body = cr_body(
+            &format!("m{i}"),
+            &format!("m-{i}"),
+            40,
+            0,
+            json!({"status": 0}),
+        );
+        assert_eq!(app.ingest(body).await.0, StatusCode::OK);
+    }
+    // One byte: smaller than any session's state, so nothing can be kept.
+    let (tiny, _) = with_cache(&app.state.store, 1);
+    let folded = ncsd::api::warm::warm(&tiny, None, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(folded, ncsd::api::warm::MISFITS, "not one fold per session");
+    assert_eq!(tiny.session_cache.bytes(), 0);
+    // With room, the same pass folds and keeps every session.
+    let (roomy, _) = with_cache(&app.state.store, 1 << 20);
+    let folded = ncsd::api::warm::warm(&roomy, None, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(folded, sessions);
+}
+
 #[test]
 fn session_cache_warming_is_on_unless_turned_off() {
     let warm =

@@ -29,18 +29,22 @@ const PAGE: i64 = 256;
 const PAUSE: Duration = Duration::from_millis(1);
 /// How long ingest must have stored nothing before the sessions it changed are warmed again.
 const QUIET: Duration = Duration::from_secs(2);
+/// Folds in a row that the cache could not keep (each larger than its whole budget) after which
+/// a pass gives up: the sessions after them are older, and most likely as large.
+pub const MISFITS: usize = 8;
 /// A delivery's activity time is taken when its request starts, and it may commit up to the
 /// request deadline later: a pass looks this far back before the previous one started.
 const OVERLAP_MS: i64 = 60_000;
 
 /// Folds the sessions active since `since` (ms; all with None) into the cache, most recently
 /// active first. It stops when the cache is full, rather than push a kept state out for an
-/// older session; a session already kept is refreshed even then (that costs no room). Returns
-/// how many it folded. After each fold it sleeps as long as the fold took, and at least `pause`
+/// older session; a session already kept is refreshed even then (that costs no room). It also
+/// stops after `MISFITS` folds in a row that were too large to keep at all, so a budget smaller
+/// than every session does not cost a fold of each. Returns how many it folded. After each fold it sleeps as long as the fold took, and at least `pause`
 /// (zero: no sleep, for tests).
 pub async fn warm(st: &AppState, since: Option<i64>, pause: Duration) -> anyhow::Result<usize> {
     let cache = &st.session_cache;
-    let (mut warmed, mut largest) = (0, 0);
+    let (mut warmed, mut largest, mut misfits) = (0, 0, 0);
     let mut cursor = None;
     loop {
         let page = st
@@ -65,6 +69,18 @@ pub async fn warm(st: &AppState, since: Option<i64>, pause: Duration) -> anyhow:
                 .map_err(|e| anyhow::anyhow!("{}", e.message))?;
             largest = largest.max(cache.bytes().saturating_sub(before));
             warmed += 1;
+            misfits = if cache.kept(&row.sid).is_some() {
+                0
+            } else {
+                misfits + 1
+            };
+            if misfits == MISFITS {
+                tracing::debug!(
+                    warmed,
+                    "warming stopped: sessions too large for the cache budget"
+                );
+                return Ok(warmed);
+            }
             if !pause.is_zero() {
                 tokio::time::sleep(pause.max(started.elapsed())).await;
             }
