@@ -89,11 +89,7 @@ impl Store for WithoutIngest {
 
 fn main() -> ExitCode {
     let Cli { cfg } = Cli::parse();
-    // The same runtime as `ncsd serve` (cli::main): multi-threaded, one worker per CPU.
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match ncsd::cli::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
