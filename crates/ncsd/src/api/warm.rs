@@ -40,8 +40,8 @@ const OVERLAP_MS: i64 = 60_000;
 /// active first. It stops when the cache is full, rather than push a kept state out for an
 /// older session; a session already kept is refreshed even then (that costs no room). It also
 /// stops after `MISFITS` folds in a row that were too large to keep at all, so a budget smaller
-/// than every session does not cost a fold of each. Returns how many it folded. After each fold it sleeps as long as the fold took, and at least `pause`
-/// (zero: no sleep, for tests).
+/// than every session does not cost a fold of each. Returns how many it folded. After each fold
+/// it sleeps as long as the fold took, and at least `pause` (zero: no sleep, for tests).
 pub async fn warm(st: &AppState, since: Option<i64>, pause: Duration) -> anyhow::Result<usize> {
     let cache = &st.session_cache;
     let (mut warmed, mut largest, mut misfits) = (0, 0, 0);
