@@ -61,6 +61,12 @@ impl Store for WithoutIngest {
     async fn session(&self, sid: &str) -> StoreResult<Option<SessionRow>> {
         self.inner.session(sid).await
     }
+    async fn kept_state(&self, sid: &str) -> StoreResult<Option<KeptState>> {
+        self.inner.kept_state(sid).await
+    }
+    async fn keep_states(&self, states: Vec<KeptState>) -> StoreResult<()> {
+        self.inner.keep_states(states).await
+    }
     async fn quarantined(&self, after: i64, limit: i64) -> StoreResult<Vec<QuarantineRecord>> {
         self.inner.quarantined(after, limit).await
     }

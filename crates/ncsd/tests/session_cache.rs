@@ -12,9 +12,11 @@ use axum::Router;
 use common::cr_body;
 use common::router::{app, app_in};
 use http_body_util::BodyExt;
+use ncsd::api::kept_states::FORMAT;
 use ncsd::api::session_cache::SessionCache;
 use ncsd::api::AppState;
 use ncsd::config::ServeConfig;
+use ncsd::store::KeptState;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
@@ -83,6 +85,7 @@ fn with_cache(store: &ncsd::store::DynStore, bytes: usize) -> (AppState, Router)
         api_token: None,
         shutdown: CancellationToken::new(),
         session_cache: Arc::new(SessionCache::new(bytes)),
+        keeper: None,
     };
     (st.clone(), ncsd::api::router(st))
 }
@@ -191,6 +194,77 @@ async fn warming_gives_up_when_no_session_fits_the_budget() {
         .await
         .unwrap();
     assert_eq!(folded, sessions);
+}
+
+#[tokio::test]
+async fn a_finished_recordings_answer_is_kept_in_the_store_for_the_next_start() {
+    let first = app(&[]).await;
+    let store = first.state.store.clone();
+    for (id, event_type, sequence, details) in [
+        ("f0", 40, 0, json!({"status": 0})),
+        ("f1", 11, 1, json!({"exitStatus": 0})),
+        ("f2", 31, 2, json!({"status": 0})),
+    ] {
+        let body = cr_body(id, "sid-f", event_type, sequence, details);
+        assert_eq!(first.ingest(body).await.0, StatusCode::OK);
+    }
+    let (status, answer) = first.get("/v1/sessions/sid-f").await;
+    assert_eq!(
+        (status, &answer["phase"]),
+        (StatusCode::OK, &json!("completed"))
+    );
+    // Written in the background, at the session's newest cursor.
+    let last_seq = store.session("sid-f").await.unwrap().unwrap().last_seq;
+    let mut kept = None;
+    for _ in 0..500 {
+        kept = store.kept_state("sid-f").await.unwrap();
+        if kept.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let kept = kept.expect("the finished answer is kept in the store");
+    assert_eq!((kept.last_seq, kept.format.as_str()), (last_seq, FORMAT));
+    assert_eq!(serde_json::from_slice::<Value>(&kept.json).unwrap(), answer);
+
+    // A restarted instance answers from the store without folding: a marker kept at the same
+    // cursor is what it serves. Folding on every read (`--session-cache-mb 0`) ignores it.
+    let marker = |format: &str| KeptState {
+        sid: "sid-f".into(),
+        last_seq,
+        format: format.into(),
+        json: br#"{"kept":true}"#.to_vec(),
+    };
+    store.keep_states(vec![marker(FORMAT)]).await.unwrap();
+    let restarted = app_in(first.dir.clone(), &[]).await;
+    assert_eq!(
+        restarted.get("/v1/sessions/sid-f").await.1,
+        json!({"kept": true})
+    );
+    let folding = app_in(first.dir.clone(), &["--session-cache-mb", "0"]).await;
+    assert_eq!(folding.get("/v1/sessions/sid-f").await.1, answer);
+    // Another build's answer is folded again.
+    store
+        .keep_states(vec![marker("ncsd 0.0.0 other")])
+        .await
+        .unwrap();
+    let upgraded = app_in(first.dir.clone(), &[]).await;
+    assert_eq!(upgraded.get("/v1/sessions/sid-f").await.1, answer);
+
+    // A late event moves the session on: the kept answer is no longer used.
+    store.keep_states(vec![marker(FORMAT)]).await.unwrap();
+    let late = cr_body(
+        "f3",
+        "sid-f",
+        43,
+        3,
+        json!({"streamUid": "7", "state": 1, "UtcMs": 9}),
+    );
+    assert_eq!(first.ingest(late).await.0, StatusCode::OK);
+    let after_late = app_in(first.dir.clone(), &[]).await;
+    let now = after_late.get("/v1/sessions/sid-f").await.1;
+    assert_eq!(now, folding.get("/v1/sessions/sid-f").await.1);
+    assert_eq!(now["event_count"], json!(4));
 }
 
 #[test]

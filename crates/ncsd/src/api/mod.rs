@@ -2,6 +2,7 @@
 //! router tests drive it with `oneshot`, no socket.
 
 pub mod events;
+pub mod kept_states;
 pub mod openapi;
 pub mod params;
 pub mod quarantine;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub api_token: Option<Arc<str>>,
     pub shutdown: CancellationToken,
     pub session_cache: Arc<session_cache::SessionCache>,
+    /// Keeps finished sessions' answers in the database (None: folds are not kept there).
+    pub keeper: Option<kept_states::Keeper>,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::view::{event_json, stored_event};
-use super::{params, session_cache, AppState};
+use super::{kept_states, params, session_cache, AppState};
 use crate::error::{ApiError, ApiResult};
 use crate::session::{distinct_ordered, Folding, StoredEvent};
 use crate::store::{DynStore, SessionQuery, SessionRow, StoreResult};
@@ -39,6 +39,14 @@ pub async fn current_json(st: &AppState, sid: &str) -> ApiResult<Option<Bytes>> 
     if let Some(k) = kept.as_ref().filter(|k| k.last_seq == row.last_seq) {
         return Ok(Some(k.json.clone()));
     }
+    // Nothing in memory: a finished recording's answer may be kept in the store (after a
+    // restart, or written by another instance), folded at this very `last_seq`.
+    if let (None, Some(_)) = (&kept, &st.keeper) {
+        if let Some(json) = kept_states::lookup(&st.store, sid, row.last_seq).await? {
+            st.session_cache.put(sid, row.last_seq, json.clone(), None);
+            return Ok(Some(json));
+        }
+    }
     let carried = match kept.and_then(|k| Some((k.last_seq, k.folding?))) {
         Some((at, folding)) => carry_forward(&st.store, sid, at, &folding).await?,
         None => None,
@@ -58,6 +66,9 @@ pub async fn current_json(st: &AppState, sid: &str) -> ApiResult<Option<Bytes>> 
         )
     })?);
     let carry = session_cache::worth_carrying(state.phase).then(|| Arc::new(folding));
+    if let (None, Some(keeper)) = (&carry, &st.keeper) {
+        keeper.keep(sid, folded_at, &json);
+    }
     st.session_cache.put(sid, folded_at, json.clone(), carry);
     Ok(Some(json))
 }

@@ -46,6 +46,8 @@ pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> 
             post(ingest::handle).fallback(ingest_method_not_allowed),
         )
         .with_state(ingest_state);
+    // `--session-cache-mb 0` means fold on every read: nothing kept, in memory or in the store.
+    let keeper = (cfg.session_cache_mb > 0).then(|| api::kept_states::Keeper::spawn(store.clone()));
     let state = AppState {
         store,
         api_token: cfg.api_token.as_ref().map(|t| Arc::from(t.0.expose())),
@@ -53,6 +55,7 @@ pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> 
         session_cache: Arc::new(api::session_cache::SessionCache::new(
             cfg.session_cache_mb.saturating_mul(1 << 20),
         )),
+        keeper,
     };
     let api = api::router(state.clone());
     let timeout = Duration::from_millis(cfg.request_timeout_ms);

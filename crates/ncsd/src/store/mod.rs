@@ -47,6 +47,11 @@ pub trait Store: Send + Sync + 'static {
     /// One session's summary row; its `last_seq` changes whenever an event of it is stored, so
     /// it tells whether a state folded earlier is still current.
     async fn session(&self, sid: &str) -> StoreResult<Option<SessionRow>>;
+    /// The answer kept for a finished session (`keep_states`), whatever its `last_seq`.
+    async fn kept_state(&self, sid: &str) -> StoreResult<Option<KeptState>>;
+    /// Keep finished sessions' answers. One replaces what is kept for its sid only when it was
+    /// folded at the same or a newer `last_seq`, so a slow writer never puts an older one back.
+    async fn keep_states(&self, states: Vec<KeptState>) -> StoreResult<()>;
     async fn quarantined(&self, after: i64, limit: i64) -> StoreResult<Vec<QuarantineRecord>>;
     /// Duplicate deliveries after the first, for `ncsd copy`.
     async fn repeat_deliveries(&self, after: i64, limit: i64) -> StoreResult<Vec<DeliveryRecord>>;

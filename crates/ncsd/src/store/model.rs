@@ -106,6 +106,20 @@ pub struct SessionRow {
     pub last_seq: i64,
 }
 
+/// A finished recording's answer (`GET /v1/sessions/{sid}`), kept in the database so that a
+/// restarted instance, or another one, need not fold the session again. Derived data: it is
+/// only used while the session's summary still has this `last_seq` and `format` is the
+/// reader's own, and losing it costs one fold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeptState {
+    pub sid: String,
+    /// The session's newest event cursor when this answer was folded.
+    pub last_seq: i64,
+    /// Which build wrote the JSON (a newer one may answer differently).
+    pub format: String,
+    pub json: Vec<u8>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QuarantineRecord {
     pub id: i64,

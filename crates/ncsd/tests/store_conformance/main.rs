@@ -60,6 +60,7 @@ stories!(
     story_quarantine,
     story_session_summary,
     story_session_events,
+    story_kept_states,
     story_import,
     story_purge_before,
     story_purge_in_chunks,

@@ -2,7 +2,7 @@
 //! session (out of order, copies, flags), the phase and time filters, paging, and a session's
 //! events in order.
 
-use ncsd::store::{DynStore, NewDelivery, SessionQuery, SessionRow};
+use ncsd::store::{DynStore, KeptState, NewDelivery, SessionQuery, SessionRow};
 use ncsd::summary::{self, EXIT_OK, FAILED, RECORDING, UPLOADED, UPLOADING};
 
 use crate::records::{all_sessions, delivery, ids, put, recording, sids};
@@ -213,4 +213,60 @@ pub async fn story_session_events(store: DynStore) {
         "nothing of s1 was stored after its copy"
     );
     assert_eq!(store.session_events_after("s1", 0).await.unwrap(), listed);
+}
+
+/// Finished sessions' answers kept in the store: read back as written, never replaced by one
+/// folded at an older cursor, one per sid even when a batch repeats it, and purged with their
+/// session.
+pub async fn story_kept_states(store: DynStore) {
+    let state = |sid: &str, last_seq: i64, format: &str, json: &str| KeptState {
+        sid: sid.to_string(),
+        last_seq,
+        format: format.to_string(),
+        json: json.as_bytes().to_vec(),
+    };
+    assert_eq!(store.kept_state("sK").await.unwrap(), None);
+    store
+        .keep_states(vec![
+            state("sK", 5, "f1", r#"{"v":5}"#),
+            state("sL", 2, "f1", "{}"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.kept_state("sK").await.unwrap(),
+        Some(state("sK", 5, "f1", r#"{"v":5}"#))
+    );
+    // Older: ignored. Same cursor (another build's format): replaces. Newer: replaces, and a
+    // batch naming one sid twice keeps the newest.
+    store
+        .keep_states(vec![state("sK", 4, "f1", r#"{"v":4}"#)])
+        .await
+        .unwrap();
+    assert_eq!(store.kept_state("sK").await.unwrap().unwrap().last_seq, 5);
+    store
+        .keep_states(vec![state("sK", 5, "f2", r#"{"v":"5b"}"#)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.kept_state("sK").await.unwrap(),
+        Some(state("sK", 5, "f2", r#"{"v":"5b"}"#))
+    );
+    store
+        .keep_states(vec![
+            state("sK", 7, "f2", r#"{"v":7}"#),
+            state("sK", 6, "f2", r#"{"v":6}"#),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.kept_state("sK").await.unwrap(),
+        Some(state("sK", 7, "f2", r#"{"v":7}"#))
+    );
+    // Purged with its session (it holds the session's data); another session's stays.
+    put(&store, recording("k-old", "sK", 1_000)).await;
+    put(&store, recording("l-new", "sL", 9_000)).await;
+    assert_eq!(store.purge_before(5_000).await.unwrap(), 1);
+    assert_eq!(store.kept_state("sK").await.unwrap(), None);
+    assert!(store.kept_state("sL").await.unwrap().is_some());
 }

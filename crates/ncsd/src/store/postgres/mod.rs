@@ -105,15 +105,27 @@ struct Embedded;
 
 impl MigrationSource<'static> for Embedded {
     fn resolve(self) -> BoxFuture<'static, Result<Vec<Migration>, BoxDynError>> {
-        let schema = include_str!("migrations/0001_schema.sql");
-        let migration = Migration::new(
-            1,
-            Cow::Borrowed("schema"),
-            MigrationType::Simple,
-            Cow::Borrowed(schema),
-            false,
-        );
-        Box::pin(async move { Ok(vec![migration]) })
+        let files = [
+            (1, "schema", include_str!("migrations/0001_schema.sql")),
+            (
+                2,
+                "session states",
+                include_str!("migrations/0002_session_states.sql"),
+            ),
+        ];
+        let migrations = files
+            .into_iter()
+            .map(|(version, description, sql)| {
+                Migration::new(
+                    version,
+                    Cow::Borrowed(description),
+                    MigrationType::Simple,
+                    Cow::Borrowed(sql),
+                    false,
+                )
+            })
+            .collect();
+        Box::pin(async move { Ok(migrations) })
     }
 }
 
@@ -202,6 +214,48 @@ impl Store for PgStore {
         reads::sessions(&self.pool, q)
             .await
             .map_err(|e| store_error(&e))
+    }
+    async fn kept_state(&self, sid: &str) -> StoreResult<Option<KeptState>> {
+        reads::kept_state(&self.pool, sid)
+            .await
+            .map_err(|e| store_error(&e))
+    }
+    async fn keep_states(&self, states: Vec<KeptState>) -> StoreResult<()> {
+        // Derived data, outside the ordered write path (no seq is handed out): one statement,
+        // straight on the pool.
+        // One row per sid (PostgreSQL refuses to update a row twice in one statement): the
+        // newest answer of each.
+        let mut newest = std::collections::HashMap::new();
+        for s in states {
+            match newest.get(&s.sid) {
+                Some(KeptState { last_seq, .. }) if *last_seq > s.last_seq => {}
+                _ => {
+                    newest.insert(s.sid.clone(), s);
+                }
+            }
+        }
+        let (mut sids, mut seqs, mut formats, mut jsons) = (vec![], vec![], vec![], vec![]);
+        for s in newest.into_values() {
+            sids.push(s.sid);
+            seqs.push(s.last_seq);
+            formats.push(s.format);
+            jsons.push(s.json);
+        }
+        sqlx::query(
+            "INSERT INTO session_states (sid, last_seq, format, state) \
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::bytea[]) \
+             ON CONFLICT (sid) DO UPDATE SET last_seq = excluded.last_seq, \
+               format = excluded.format, state = excluded.state \
+             WHERE excluded.last_seq >= session_states.last_seq",
+        )
+        .bind(sids)
+        .bind(seqs)
+        .bind(formats)
+        .bind(jsons)
+        .execute(&self.pool)
+        .await
+        .map(drop)
+        .map_err(|e| store_error(&e))
     }
     async fn quarantined(&self, after: i64, limit: i64) -> StoreResult<Vec<QuarantineRecord>> {
         reads::quarantined(&self.pool, after, limit)

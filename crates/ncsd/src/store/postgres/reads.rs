@@ -6,7 +6,7 @@ use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row};
 
 use crate::store::{
-    DeliveryRecord, EventQuery, EventRecord, QuarantineRecord, SessionQuery, SessionRow,
+    DeliveryRecord, EventQuery, EventRecord, KeptState, QuarantineRecord, SessionQuery, SessionRow,
 };
 use crate::summary::PHASE_SQL;
 
@@ -117,6 +117,22 @@ pub async fn session(pool: &PgPool, sid: &str) -> sqlx::Result<Option<SessionRow
     .fetch_optional(pool)
     .await?;
     row.as_ref().map(session_row).transpose()
+}
+
+pub async fn kept_state(pool: &PgPool, sid: &str) -> sqlx::Result<Option<KeptState>> {
+    let row = sqlx::query("SELECT last_seq, format, state FROM session_states WHERE sid = $1")
+        .bind(sid)
+        .fetch_optional(pool)
+        .await?;
+    row.map(|r| {
+        Ok(KeptState {
+            sid: sid.to_string(),
+            last_seq: r.try_get(0)?,
+            format: r.try_get(1)?,
+            json: r.try_get(2)?,
+        })
+    })
+    .transpose()
 }
 
 pub async fn sessions(pool: &PgPool, q: &SessionQuery) -> sqlx::Result<Vec<SessionRow>> {

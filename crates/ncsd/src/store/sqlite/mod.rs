@@ -18,7 +18,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::*;
 use writer::Job;
 
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 /// Warm read connections kept. Each maps the database file on its own, and a page mapped by
 /// several counts that many times in the process's RSS (not in memory used: the page cache is
 /// shared), so fewer, busier connections also keep `top` honest.
@@ -212,6 +212,13 @@ impl Store for SqliteStore {
     async fn session(&self, sid: &str) -> StoreResult<Option<SessionRow>> {
         let sid = sid.to_string();
         self.read(move |c| reads::session(c, &sid)).await
+    }
+    async fn kept_state(&self, sid: &str) -> StoreResult<Option<KeptState>> {
+        let sid = sid.to_string();
+        self.read(move |c| reads::kept_state(c, &sid)).await
+    }
+    async fn keep_states(&self, states: Vec<KeptState>) -> StoreResult<()> {
+        self.write(|tx| Job::KeepStates(states, tx)).await
     }
     async fn quarantined(&self, after: i64, limit: i64) -> StoreResult<Vec<QuarantineRecord>> {
         self.read(move |c| reads::quarantined(c, after, limit))

@@ -4,7 +4,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use crate::store::{
-    DeliveryRecord, EventQuery, EventRecord, QuarantineRecord, SessionQuery, SessionRow,
+    DeliveryRecord, EventQuery, EventRecord, KeptState, QuarantineRecord, SessionQuery, SessionRow,
 };
 use crate::summary::PHASE_SQL;
 
@@ -105,6 +105,19 @@ pub fn session(c: &Connection, sid: &str) -> rusqlite::Result<Option<SessionRow>
     ))?
     .query_row([sid], session_row)
     .optional()
+}
+
+pub fn kept_state(c: &Connection, sid: &str) -> rusqlite::Result<Option<KeptState>> {
+    c.prepare_cached("SELECT last_seq, format, state FROM session_states WHERE sid = ?1")?
+        .query_row([sid], |r| {
+            Ok(KeptState {
+                sid: sid.to_string(),
+                last_seq: r.get(0)?,
+                format: r.get(1)?,
+                json: r.get(2)?,
+            })
+        })
+        .optional()
 }
 
 pub fn sessions(c: &Connection, q: &SessionQuery) -> rusqlite::Result<Vec<SessionRow>> {

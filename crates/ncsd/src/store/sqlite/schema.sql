@@ -1,4 +1,4 @@
--- ncsd SQLite schema, version 3. Applied at start-up inside one transaction, guarded by
+-- ncsd SQLite schema, version 4. Applied at start-up inside one transaction, guarded by
 -- PRAGMA user_version so reopening an existing file is a no-op; every statement is idempotent,
 -- so an older file is brought up to date by the same script.
 
@@ -50,6 +50,15 @@ CREATE TABLE IF NOT EXISTS sessions (
     last_seq         INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sessions_activity ON sessions (last_activity_ms DESC, sid DESC);
+
+-- Version 4: finished sessions' answers, kept so a restart need not fold them again. Derived
+-- data, used only while `last_seq` matches the session's summary row (see KeptState).
+CREATE TABLE IF NOT EXISTS session_states (
+    sid      TEXT    PRIMARY KEY,
+    last_seq INTEGER NOT NULL,
+    format   TEXT    NOT NULL,
+    state    BLOB    NOT NULL
+) WITHOUT ROWID;
 
 -- Small key/value facts; `/healthz` writes a probe row here to learn whether writes work again
 -- after a failure (disk full, read-only file).

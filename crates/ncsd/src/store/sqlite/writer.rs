@@ -12,11 +12,11 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::wal::RestartWanted;
-use super::writes::{import, ingest_one, probe, purge, quarantine_one};
+use super::writes::{import, ingest_one, keep_states, probe, purge, quarantine_one};
 
 use crate::store::{
-    ImportBatch, ImportCounts, IngestOutcome, NewDelivery, NewQuarantine, PurgeChunk, StoreError,
-    StoreResult,
+    ImportBatch, ImportCounts, IngestOutcome, KeptState, NewDelivery, NewQuarantine, PurgeChunk,
+    StoreError, StoreResult,
 };
 
 const MAX_BATCH: usize = 512;
@@ -26,6 +26,8 @@ pub enum Job {
     Quarantine(NewQuarantine, oneshot::Sender<StoreResult<i64>>),
     Import(ImportBatch, oneshot::Sender<StoreResult<ImportCounts>>),
     Purge(i64, oneshot::Sender<StoreResult<PurgeChunk>>),
+    /// Finished sessions' answers (derived data; see `KeptState`).
+    KeepStates(Vec<KeptState>, oneshot::Sender<StoreResult<()>>),
     /// A one-row write that tells whether writes work (see `health`).
     Probe(oneshot::Sender<StoreResult<()>>),
 }
@@ -86,6 +88,7 @@ enum Done {
     Import(ImportCounts, Option<i64>),
     Purge(PurgeChunk),
     Probe,
+    Kept,
 }
 
 impl Done {
@@ -199,6 +202,10 @@ fn run_job(tx: &Transaction, job: &Job) -> rusqlite::Result<Done> {
             probe(tx)?;
             Done::Probe
         }
+        Job::KeepStates(states, _) => {
+            keep_states(tx, states)?;
+            Done::Kept
+        }
     })
 }
 
@@ -210,6 +217,7 @@ fn answer(job: Job, result: StoreResult<Done>) {
         (Job::Import(_, r), Ok(Done::Import(c, _))) => drop(r.send(Ok(c))),
         (Job::Purge(_, r), Ok(Done::Purge(p))) => drop(r.send(Ok(p))),
         (Job::Probe(r), Ok(Done::Probe)) => drop(r.send(Ok(()))),
+        (Job::KeepStates(_, r), Ok(Done::Kept)) => drop(r.send(Ok(()))),
         (job, result) => {
             let e = match result {
                 Err(e) => e,
@@ -221,6 +229,7 @@ fn answer(job: Job, result: StoreResult<Done>) {
                 Job::Import(_, r) => drop(r.send(Err(e))),
                 Job::Purge(_, r) => drop(r.send(Err(e))),
                 Job::Probe(r) => drop(r.send(Err(e))),
+                Job::KeepStates(_, r) => drop(r.send(Err(e))),
             }
         }
     }

@@ -5,11 +5,26 @@
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use crate::store::{
-    EventRecord, ImportBatch, ImportCounts, IngestOutcome, NewDelivery, NewQuarantine, PurgeChunk,
+    EventRecord, ImportBatch, ImportCounts, IngestOutcome, KeptState, NewDelivery, NewQuarantine,
+    PurgeChunk,
 };
 
 /// Most events one purge job deletes, so the writer (and ingest behind it) is never held long.
 const PURGE_CHUNK: i64 = 2000;
+
+/// Keeps finished sessions' answers; an older one (lower `last_seq`) never replaces a newer.
+pub(super) fn keep_states(tx: &Transaction, states: &[KeptState]) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO session_states (sid, last_seq, format, state) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (sid) DO UPDATE SET last_seq = excluded.last_seq, \
+           format = excluded.format, state = excluded.state \
+         WHERE excluded.last_seq >= session_states.last_seq",
+    )?;
+    for s in states {
+        stmt.execute(params![s.sid, s.last_seq, s.format, s.json])?;
+    }
+    Ok(())
+}
 
 pub(super) fn probe(tx: &Transaction) -> rusqlite::Result<()> {
     tx.prepare_cached("INSERT OR REPLACE INTO meta (k, v) VALUES ('write_probe', ?1)")?
@@ -283,6 +298,13 @@ pub(super) fn purge(tx: &Transaction, before_ms: i64) -> rusqlite::Result<PurgeC
     let n = tx.execute(
         "DELETE FROM events WHERE seq IN (SELECT seq FROM temp.purge_batch)",
         [],
+    )?;
+    // A purged session's kept answer goes with it (it holds the session's data).
+    tx.execute(
+        "DELETE FROM session_states WHERE sid IN (SELECT sid FROM sessions \
+         WHERE last_activity_ms < ?1 \
+         AND NOT EXISTS (SELECT 1 FROM events e WHERE e.sid = sessions.sid AND e.product_id = 3))",
+        [before_ms],
     )?;
     tx.execute(
         "DELETE FROM sessions WHERE last_activity_ms < ?1 \

@@ -157,6 +157,15 @@ pub(super) async fn purge(tx: &mut PgConnection, before_ms: i64) -> sqlx::Result
     .bind(PURGE_CHUNK)
     .fetch_one(&mut *tx)
     .await?;
+    // A purged session's kept answer goes with it (it holds the session's data).
+    sqlx::query(
+        "DELETE FROM session_states WHERE sid IN (SELECT s.sid FROM sessions s \
+         WHERE s.last_activity_ms < $1 AND NOT EXISTS \
+         (SELECT 1 FROM events e WHERE e.sid = s.sid AND e.product_id = 3))",
+    )
+    .bind(before_ms)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query(
         "DELETE FROM sessions s WHERE s.last_activity_ms < $1 AND NOT EXISTS \
          (SELECT 1 FROM events e WHERE e.sid = s.sid AND e.product_id = 3)",
