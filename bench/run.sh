@@ -128,11 +128,12 @@ if [ "${SKIP_LARGE:-0}" != 1 ]; then
   # The WAL may still hold the last of the bulk load: copy it along.
   rm -f "$out/large-run.db" "$out/large-run.db-wal" "$out/large-run.db-shm"
   for f in "$big" "$big-wal" "$big-shm"; do if [ -f "$f" ]; then cp "$f" "$out/large-run.db${f#"$big"}"; fi; done
-  # Session reads, three times: folding on every read (--session-cache-mb 0: the cost of a
+  # Session reads, four times: folding on every read (--session-cache-mb 0: the cost of a
   # session never read before, or changed since); as ncsd runs by default, from the moment it
-  # listens after a restart (the cache starts empty: the first reads fold, the start-up warming
-  # runs beside them); and once that warming (--session-cache-warm) has folded the most recently
-  # active sessions into the cache, with how long it took.
+  # listens, first on this bulk-loaded store (nothing folded before: the first reads fold, the
+  # start-up warming runs beside them, and finished recordings' answers are kept in the store),
+  # then again after a restart (those kept answers are read instead of folding); and once the
+  # start-up warming (--session-cache-warm) is done, with how long it took.
   reads() {
     local label=$1; shift
     local log=$out/reads.log
@@ -149,7 +150,8 @@ if [ "${SKIP_LARGE:-0}" != 1 ]; then
     echo "GET /v1/sessions/{sid}, $((LARGE_SESSIONS * LARGE_EVENTS)) events stored, 16 connections, $label: req/s $(field rps "$res") p50_us $(field p50_us "$res") p99_us $(field p99_us "$res") errors $(field errors "$res") anon_MiB $anon$warmed"
   }
   reads "fold on every read" --session-cache-mb 0
-  reads "from start-up"
+  reads "from start-up, first start on this store"
+  reads "from start-up, restarted"
   reads kept
   # Ingest on the large store measures its size, not start-up warming competing for the CPU.
   n=$(NCSD_SESSION_CACHE_WARM=false run "ncsd-c64-large" ncsd 64 "$out/large-run.db"); echo "$n"
