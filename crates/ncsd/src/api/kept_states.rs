@@ -11,14 +11,19 @@
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use crate::store::{DynStore, KeptState, StoreResult};
+use crate::store::{DynStore, KeptState};
 
 /// Marks the answers this build writes; any other is folded again.
 pub const FORMAT: &str = concat!("ncsd ", env!("CARGO_PKG_VERSION"), " session state 1");
-/// Answers written per store call.
-const BATCH: usize = 256;
+/// Answers written per store call (SQLite: per writer job, which shares its transaction with
+/// ingest, so it stays small).
+const BATCH: usize = 64;
 /// Answers waiting to be written; more are dropped (they will be folded again).
 const QUEUE: usize = 4096;
+/// Pause after each write. A start on a store full of finished recordings folds thousands of
+/// them in seconds; written as fast as they came, their answers (~9 KB of SQLite WAL each)
+/// halved the reads those seconds could serve. Paced, at most `BATCH` per pause.
+const PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Queues finished sessions' answers for the store.
 #[derive(Clone)]
@@ -36,6 +41,7 @@ impl Keeper {
                 if let Err(e) = store.keep_states(std::mem::take(&mut batch)).await {
                     tracing::debug!(error = %e, "could not keep session answers; they will be folded again");
                 }
+                tokio::time::sleep(PAUSE).await;
             }
         });
         Keeper { tx }
@@ -52,11 +58,8 @@ impl Keeper {
     }
 }
 
-/// The answer kept for `sid`, if this build folded it at `last_seq` (the session's newest).
-pub async fn lookup(store: &DynStore, sid: &str, last_seq: i64) -> StoreResult<Option<Bytes>> {
-    Ok(store
-        .kept_state(sid)
-        .await?
-        .filter(|k| k.last_seq == last_seq && k.format == FORMAT)
-        .map(|k| Bytes::from(k.json)))
+/// A kept answer this build can serve (the store already matched its `last_seq` with the
+/// session's newest).
+pub fn usable(kept: KeptState) -> Option<Bytes> {
+    (kept.format == FORMAT).then(|| Bytes::from(kept.json))
 }

@@ -31,21 +31,26 @@ fn unknown_session(sid: &str) -> ApiError {
 /// kept fold is carried forward over them (`Folding::extend`: the live case, a recording
 /// reporting in sequence order); otherwise, or with nothing kept, every event is folded.
 pub async fn current_json(st: &AppState, sid: &str) -> ApiResult<Option<Bytes>> {
-    let Some(row) = st.store.session(sid).await? else {
+    let kept = st.session_cache.kept(sid);
+    // Nothing in memory: a finished recording's answer may be kept in the store (after a
+    // restart, or written by another instance); it comes with the summary row.
+    let (row, stored) = match (&kept, &st.keeper) {
+        (None, Some(_)) => match st.store.session_with_kept(sid).await? {
+            Some((row, stored)) => (Some(row), stored),
+            None => (None, None),
+        },
+        _ => (st.store.session(sid).await?, None),
+    };
+    let Some(row) = row else {
         st.session_cache.forget(sid);
         return Ok(None);
     };
-    let kept = st.session_cache.kept(sid);
     if let Some(k) = kept.as_ref().filter(|k| k.last_seq == row.last_seq) {
         return Ok(Some(k.json.clone()));
     }
-    // Nothing in memory: a finished recording's answer may be kept in the store (after a
-    // restart, or written by another instance), folded at this very `last_seq`.
-    if let (None, Some(_)) = (&kept, &st.keeper) {
-        if let Some(json) = kept_states::lookup(&st.store, sid, row.last_seq).await? {
-            st.session_cache.put(sid, row.last_seq, json.clone(), None);
-            return Ok(Some(json));
-        }
+    if let Some(json) = stored.and_then(kept_states::usable) {
+        st.session_cache.put(sid, row.last_seq, json.clone(), None);
+        return Ok(Some(json));
     }
     let carried = match kept.and_then(|k| Some((k.last_seq, k.folding?))) {
         Some((at, folding)) => carry_forward(&st.store, sid, at, &folding).await?,

@@ -49,6 +49,22 @@ pub trait Store: Send + Sync + 'static {
     async fn session(&self, sid: &str) -> StoreResult<Option<SessionRow>>;
     /// The answer kept for a finished session (`keep_states`), whatever its `last_seq`.
     async fn kept_state(&self, sid: &str) -> StoreResult<Option<KeptState>>;
+    /// `session`, with the answer kept for it when that was folded at the summary's very
+    /// `last_seq` (in one round trip where the backend can: a read that misses the memory cache
+    /// needs both).
+    async fn session_with_kept(
+        &self,
+        sid: &str,
+    ) -> StoreResult<Option<(SessionRow, Option<KeptState>)>> {
+        let Some(row) = self.session(sid).await? else {
+            return Ok(None);
+        };
+        let kept = self
+            .kept_state(sid)
+            .await?
+            .filter(|k| k.last_seq == row.last_seq);
+        Ok(Some((row, kept)))
+    }
     /// Keep finished sessions' answers. One replaces what is kept for its sid only when it was
     /// folded at the same or a newer `last_seq`, so a slow writer never puts an older one back.
     async fn keep_states(&self, states: Vec<KeptState>) -> StoreResult<()>;

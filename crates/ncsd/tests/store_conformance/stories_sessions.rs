@@ -263,6 +263,24 @@ pub async fn story_kept_states(store: DynStore) {
         store.kept_state("sK").await.unwrap(),
         Some(state("sK", 7, "f2", r#"{"v":7}"#))
     );
+    // With the summary row: only an answer folded at the session's newest cursor.
+    assert_eq!(store.session_with_kept("sM").await.unwrap(), None);
+    let m1 = put(&store, recording("m-1", "sM", 9_000)).await;
+    let (row, kept) = store.session_with_kept("sM").await.unwrap().unwrap();
+    assert_eq!((row.last_seq, kept), (m1.seq, None));
+    store
+        .keep_states(vec![state("sM", m1.seq, "f1", r#"{"m":1}"#)])
+        .await
+        .unwrap();
+    let (_, kept) = store.session_with_kept("sM").await.unwrap().unwrap();
+    assert_eq!(kept, Some(state("sM", m1.seq, "f1", r#"{"m":1}"#)));
+    put(&store, recording("m-2", "sM", 9_100)).await;
+    let (row, kept) = store.session_with_kept("sM").await.unwrap().unwrap();
+    assert!(row.last_seq > m1.seq);
+    assert_eq!(
+        kept, None,
+        "folded before the newest event: not this session's answer"
+    );
     // Purged with its session (it holds the session's data); another session's stays.
     put(&store, recording("k-old", "sK", 1_000)).await;
     put(&store, recording("l-new", "sL", 9_000)).await;

@@ -220,6 +220,14 @@ impl Store for PgStore {
             .await
             .map_err(|e| store_error(&e))
     }
+    async fn session_with_kept(
+        &self,
+        sid: &str,
+    ) -> StoreResult<Option<(SessionRow, Option<KeptState>)>> {
+        reads::session_with_kept(&self.pool, sid)
+            .await
+            .map_err(|e| store_error(&e))
+    }
     async fn keep_states(&self, states: Vec<KeptState>) -> StoreResult<()> {
         // Derived data, outside the ordered write path (no seq is handed out): one statement,
         // straight on the pool.

@@ -119,6 +119,36 @@ pub async fn session(pool: &PgPool, sid: &str) -> sqlx::Result<Option<SessionRow
     row.as_ref().map(session_row).transpose()
 }
 
+pub async fn session_with_kept(
+    pool: &PgPool,
+    sid: &str,
+) -> sqlx::Result<Option<(SessionRow, Option<KeptState>)>> {
+    let row = sqlx::query(
+        "SELECT s.sid, s.cname, s.flags, s.event_count, s.first_event_ms, s.last_event_ms, \
+         s.last_activity_ms, s.last_seq, k.format, k.state \
+         FROM sessions s LEFT JOIN session_states k ON k.sid = s.sid AND k.last_seq = s.last_seq \
+         WHERE s.sid = $1",
+    )
+    .bind(sid)
+    .fetch_optional(pool)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let session = session_row(&r)?;
+    let kept = match (
+        r.try_get::<Option<String>, _>(8)?,
+        r.try_get::<Option<Vec<u8>>, _>(9)?,
+    ) {
+        (Some(format), Some(json)) => Some(KeptState {
+            sid: session.sid.clone(),
+            last_seq: session.last_seq,
+            format,
+            json,
+        }),
+        _ => None,
+    };
+    Ok(Some((session, kept)))
+}
+
 pub async fn kept_state(pool: &PgPool, sid: &str) -> sqlx::Result<Option<KeptState>> {
     let row = sqlx::query("SELECT last_seq, format, state FROM session_states WHERE sid = $1")
         .bind(sid)

@@ -217,6 +217,13 @@ impl Store for SqliteStore {
         let sid = sid.to_string();
         self.read(move |c| reads::kept_state(c, &sid)).await
     }
+    async fn session_with_kept(
+        &self,
+        sid: &str,
+    ) -> StoreResult<Option<(SessionRow, Option<KeptState>)>> {
+        let sid = sid.to_string();
+        self.read(move |c| reads::session_with_kept(c, &sid)).await
+    }
     async fn keep_states(&self, states: Vec<KeptState>) -> StoreResult<()> {
         self.write(|tx| Job::KeepStates(states, tx)).await
     }

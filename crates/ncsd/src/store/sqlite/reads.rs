@@ -107,6 +107,35 @@ pub fn session(c: &Connection, sid: &str) -> rusqlite::Result<Option<SessionRow>
     .optional()
 }
 
+pub fn session_with_kept(
+    c: &Connection,
+    sid: &str,
+) -> rusqlite::Result<Option<(SessionRow, Option<KeptState>)>> {
+    c.prepare_cached(
+        "SELECT s.sid, s.cname, s.flags, s.event_count, s.first_event_ms, s.last_event_ms, \
+         s.last_activity_ms, s.last_seq, k.format, k.state \
+         FROM sessions s LEFT JOIN session_states k ON k.sid = s.sid AND k.last_seq = s.last_seq \
+         WHERE s.sid = ?1",
+    )?
+    .query_row([sid], |r| {
+        let row = session_row(r)?;
+        let kept = match (
+            r.get::<_, Option<String>>(8)?,
+            r.get::<_, Option<Vec<u8>>>(9)?,
+        ) {
+            (Some(format), Some(json)) => Some(KeptState {
+                sid: row.sid.clone(),
+                last_seq: row.last_seq,
+                format,
+                json,
+            }),
+            _ => None,
+        };
+        Ok((row, kept))
+    })
+    .optional()
+}
+
 pub fn kept_state(c: &Connection, sid: &str) -> rusqlite::Result<Option<KeptState>> {
     c.prepare_cached("SELECT last_seq, format, state FROM session_states WHERE sid = ?1")?
         .query_row([sid], |r| {
