@@ -12,7 +12,7 @@ use axum::Router;
 use common::cr_body;
 use common::router::{app, app_in};
 use http_body_util::BodyExt;
-use ncsd::api::kept_states::FORMAT;
+use ncsd::api::kept_states::format;
 use ncsd::api::session_cache::SessionCache;
 use ncsd::api::AppState;
 use ncsd::config::ServeConfig;
@@ -224,7 +224,7 @@ async fn a_finished_recordings_answer_is_kept_in_the_store_for_the_next_start() 
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let kept = kept.expect("the finished answer is kept in the store");
-    assert_eq!((kept.last_seq, kept.format.as_str()), (last_seq, FORMAT));
+    assert_eq!((kept.last_seq, kept.format.as_str()), (last_seq, format()));
     assert_eq!(serde_json::from_slice::<Value>(&kept.json).unwrap(), answer);
 
     // A restarted instance answers from the store without folding: a marker kept at the same
@@ -235,7 +235,7 @@ async fn a_finished_recordings_answer_is_kept_in_the_store_for_the_next_start() 
         format: format.into(),
         json: br#"{"kept":true}"#.to_vec(),
     };
-    store.keep_states(vec![marker(FORMAT)]).await.unwrap();
+    store.keep_states(vec![marker(format())]).await.unwrap();
     let restarted = app_in(first.dir.clone(), &[]).await;
     assert_eq!(
         restarted.get("/v1/sessions/sid-f").await.1,
@@ -252,7 +252,7 @@ async fn a_finished_recordings_answer_is_kept_in_the_store_for_the_next_start() 
     assert_eq!(upgraded.get("/v1/sessions/sid-f").await.1, answer);
 
     // A late event moves the session on: the kept answer is no longer used.
-    store.keep_states(vec![marker(FORMAT)]).await.unwrap();
+    store.keep_states(vec![marker(format())]).await.unwrap();
     let late = cr_body(
         "f3",
         "sid-f",

@@ -4,17 +4,60 @@
 //!
 //! Only finished recordings (completed or failed) are kept: their answer changes only when a
 //! late event arrives, and then the session's `last_seq` moves on and the kept answer is no
-//! longer used. A kept answer is also ignored when another build wrote it (`FORMAT`), since a
-//! newer ncsd may answer differently. Writing happens in the background, batched and
-//! best-effort: this is derived data, and a lost answer costs one fold.
+//! longer used. A kept answer is also ignored when it was written by a build that answers
+//! differently (`format`). Writing happens in the background, batched and best-effort: this is
+//! derived data, and a lost answer costs one fold.
+
+use std::sync::LazyLock;
 
 use bytes::Bytes;
+use rand::{rngs::StdRng, SeedableRng};
+use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
+use crate::session::{Folding, StoredEvent};
+use crate::simulate::{generate_session, Mode};
 use crate::store::{DynStore, KeptState};
 
-/// Marks the answers this build writes; any other is folded again.
-pub const FORMAT: &str = concat!("ncsd ", env!("CARGO_PKG_VERSION"), " session state 1");
+/// Marks the answers this build writes; an answer marked otherwise is folded again. Besides
+/// the version it holds a digest of this build's answers for a fixed set of simulated
+/// recordings (every mode, ending well and badly), so a change to the fold or to the answer's
+/// JSON changes it even when nobody bumps the version.
+pub fn format() -> &'static str {
+    static FORMAT: LazyLock<String> =
+        LazyLock::new(|| format!("ncsd {} {}", env!("CARGO_PKG_VERSION"), answers_digest()));
+    &FORMAT
+}
+
+fn answers_digest() -> String {
+    let mut rng = StdRng::seed_from_u64(0x6e63_7364);
+    let mut digest = Sha256::new();
+    for (i, mode) in Mode::ALL.into_iter().enumerate() {
+        for fails in [false, true] {
+            let s = generate_session(&mut rng, mode, fails, 1_700_000_000_000);
+            let events: Vec<StoredEvent> = s
+                .events
+                .iter()
+                .enumerate()
+                .map(|(n, e)| StoredEvent {
+                    notice_id: format!("digest-{i}-{fails}-{n}"),
+                    event_type: e.event_type,
+                    sequence: Some(e.sequence),
+                    sendts: Some(e.sendts),
+                    uid: Some(s.uid.clone()),
+                    cname: Some(s.cname.clone()),
+                    sid: s.sid.clone(),
+                    details: e.details.clone().into(),
+                    received_at_ms: e.sendts,
+                })
+                .collect();
+            let state = Folding::new(&s.sid, &events).state();
+            // A state always serialises (it is plain data).
+            digest.update(serde_json::to_vec(&state).unwrap_or_default());
+        }
+    }
+    hex::encode(&digest.finalize()[..8])
+}
 /// Answers written per store call (SQLite: per writer job, which shares its transaction with
 /// ingest, so it stays small).
 const BATCH: usize = 64;
@@ -52,7 +95,7 @@ impl Keeper {
         let _ = self.tx.try_send(KeptState {
             sid: sid.to_string(),
             last_seq,
-            format: FORMAT.to_string(),
+            format: format().to_string(),
             json: json.to_vec(),
         });
     }
@@ -61,5 +104,22 @@ impl Keeper {
 /// A kept answer this build can serve (the store already matched its `last_seq` with the
 /// session's newest).
 pub fn usable(kept: KeptState) -> Option<Bytes> {
-    (kept.format == FORMAT).then(|| Bytes::from(kept.json))
+    (kept.format == format()).then(|| Bytes::from(kept.json))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_format_is_the_same_every_time_it_is_computed() {
+        // A digest that varied (a map's iteration order leaking into the JSON, say) would make
+        // every kept answer unusable after a restart.
+        assert_eq!(answers_digest(), answers_digest());
+        assert!(format().starts_with(concat!("ncsd ", env!("CARGO_PKG_VERSION"), " ")));
+        assert_eq!(
+            format().len(),
+            "ncsd ".len() + env!("CARGO_PKG_VERSION").len() + 17
+        );
+    }
 }
