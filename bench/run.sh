@@ -132,8 +132,10 @@ if [ "${SKIP_LARGE:-0}" != 1 ]; then
   # session never read before, or changed since); as ncsd runs by default, from the moment it
   # listens, first on this bulk-loaded store (nothing folded before: the first reads fold, the
   # start-up warming runs beside them, and finished recordings' answers are kept in the store),
-  # then again after a restart (those kept answers are read instead of folding); and once the
-  # start-up warming (--session-cache-warm) is done, with how long it took.
+  # then again after a restart (the answers kept by then are read instead of folded; after a
+  # burst of first reads like the one before, only part of them: at most 4,096 wait to be
+  # written); and once the start-up warming (--session-cache-warm) is done, with how long it
+  # took.
   reads() {
     local label=$1; shift
     local log=$out/reads.log
