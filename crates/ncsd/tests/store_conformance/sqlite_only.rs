@@ -61,8 +61,9 @@ async fn sqlite_wal_stays_bounded_under_steady_ingest() {
     );
 }
 
-/// A version-2 file (which kept copy keys in a table of their own) opens as version 3: the table
-/// goes, and a copy of an event stored before the upgrade is still recognised as one.
+/// A version-2 file (which kept copy keys in a table of their own) opens as the current version:
+/// that table goes, the kept-answers table comes, and a copy of an event stored before the
+/// upgrade is still recognised as one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_version_2_file_is_upgraded_and_keeps_recognising_copies() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -95,14 +96,20 @@ async fn sqlite_version_2_file_is_upgraded_and_keeps_recognising_copies() {
     let version: i64 = check
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
-    let tables: i64 = check
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE name = 'content_keys'",
-            [],
-            |r| r.get(0),
-        )
-        .expect("tables");
-    assert_eq!((version, tables), (3, 0));
+    let table = |name: &str| -> i64 {
+        check
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .expect("tables")
+    };
+    // Version 3 dropped the content-key table; version 4 added the kept answers.
+    assert_eq!(
+        (version, table("content_keys"), table("session_states")),
+        (4, 0, 1)
+    );
 }
 
 /// `--writer-nice`: the writer thread, and only it, runs at the nice value asked for. (A
