@@ -26,10 +26,12 @@ fn unknown_session(sid: &str) -> ApiError {
 
 /// The current state of one session as JSON, or None when the sid is unknown.
 ///
-/// The summary row is read first: while its `last_seq` is the one a kept state was folded at,
-/// that state is current (see `session_cache`). When only newer events were stored since, the
-/// kept fold is carried forward over them (`Folding::extend`: the live case, a recording
-/// reporting in sequence order); otherwise, or with nothing kept, every event is folded.
+/// A kept state (`session_cache`) is current while the summary row's `last_seq` is the one it
+/// was folded at. With nothing kept in memory, a finished recording's answer kept in the store
+/// (`kept_states`) is read along with the summary row and used on the same condition. When
+/// only newer events were stored since a kept fold, it is carried forward over them
+/// (`Folding::extend`: the live case, a recording reporting in sequence order); otherwise, or
+/// with nothing kept, every event is folded.
 pub async fn current_json(st: &AppState, sid: &str) -> ApiResult<Option<Bytes>> {
     let kept = st.session_cache.kept(sid);
     // Nothing in memory: a finished recording's answer may be kept in the store (after a
