@@ -120,6 +120,19 @@ pub struct KeptState {
     pub json: Vec<u8>,
 }
 
+impl KeptState {
+    /// The kept answer a `session_states` row joined to a summary row carries (its columns are
+    /// NULL when none was kept at the summary's `last_seq`).
+    pub fn joined(row: &SessionRow, format: Option<String>, json: Option<Vec<u8>>) -> Option<Self> {
+        Some(KeptState {
+            sid: row.sid.clone(),
+            last_seq: row.last_seq,
+            format: format?,
+            json: json?,
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QuarantineRecord {
     pub id: i64,

@@ -134,18 +134,7 @@ pub async fn session_with_kept(
     .await?;
     let Some(r) = row else { return Ok(None) };
     let session = session_row(&r)?;
-    let kept = match (
-        r.try_get::<Option<String>, _>(8)?,
-        r.try_get::<Option<Vec<u8>>, _>(9)?,
-    ) {
-        (Some(format), Some(json)) => Some(KeptState {
-            sid: session.sid.clone(),
-            last_seq: session.last_seq,
-            format,
-            json,
-        }),
-        _ => None,
-    };
+    let kept = KeptState::joined(&session, r.try_get(8)?, r.try_get(9)?);
     Ok(Some((session, kept)))
 }
 

@@ -119,18 +119,7 @@ pub fn session_with_kept(
     )?
     .query_row([sid], |r| {
         let row = session_row(r)?;
-        let kept = match (
-            r.get::<_, Option<String>>(8)?,
-            r.get::<_, Option<Vec<u8>>>(9)?,
-        ) {
-            (Some(format), Some(json)) => Some(KeptState {
-                sid: row.sid.clone(),
-                last_seq: row.last_seq,
-                format,
-                json,
-            }),
-            _ => None,
-        };
+        let kept = KeptState::joined(&row, r.get(8)?, r.get(9)?);
         Ok((row, kept))
     })
     .optional()
