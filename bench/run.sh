@@ -53,9 +53,10 @@ run() {
   local pid port
   if [ "$kind" = baseline ]; then
     "$bin/baseline" "127.0.0.1:$port_base" & pid=$!; port=$port_base
-  elif [ "$kind" = nostore ]; then
-    db=$out/nostore.db; rm -f "$db" "$db-wal" "$db-shm"
-    NCSD_LOG=warn "$bin/ncsd-nostore" --listen "127.0.0.1:$port_ncsd" --database "sqlite://$db" --secret "$secret" 2>/dev/null & pid=$!
+  elif [ "$kind" = nostore ] || [ "$kind" = journal ]; then
+    db=$out/nostore.db; rm -f "$db" "$db-wal" "$db-shm" "$out/journal.log"
+    local journal=(); [ "$kind" = journal ] && journal=(--journal "$out/journal.log")
+    NCSD_LOG=warn "$bin/ncsd-nostore" --listen "127.0.0.1:$port_ncsd" --database "sqlite://$db" --secret "$secret" "${journal[@]}" 2>/dev/null & pid=$!
     port=$port_ncsd
   else
     if [ -z "$db" ]; then db=$out/ncsd-$conns.db; rm -f "$db" "$db-wal" "$db-shm"; fi
@@ -89,8 +90,9 @@ printf '%-22s %10s %8s %8s %10s %8s %6s %s\n' run req/s p50_us p99_us cpu_us/ev 
 for c in 16 64; do
   b=$(run "baseline-c$c" baseline "$c"); echo "$b"
   x=$(run "nostore-c$c" nostore "$c"); echo "$x"
+  j=$(run "journal-c$c" journal "$c"); echo "$j"
   n=$(run "ncsd-c$c" ncsd "$c"); echo "$n"
-  python3 -c "b=float('$b'.split()[1]); x=float('$x'.split()[1]); n=float('$n'.split()[1]); print(f'ratio ncsd/baseline at {$c} connections: {n/b:.2f} (without storage: {x/b:.2f})')"
+  python3 -c "b=float('$b'.split()[1]); x=float('$x'.split()[1]); j=float('$j'.split()[1]); n=float('$n'.split()[1]); print(f'ratio ncsd/baseline at {$c} connections: {n/b:.2f} (without storage: {x/b:.2f}; journal append only: {j/b:.2f})')"
   [ "$c" = 64 ] && empty64=$(awk '{print $2}' <<<"$n")
 done
 

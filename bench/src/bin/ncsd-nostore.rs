@@ -8,6 +8,11 @@
 //! is durable storage (ncsd minus this binary).
 //!
 //!   ncsd-nostore --listen 127.0.0.1:18083 --database sqlite:///tmp/x.db --secret s
+//!
+//! With `--journal FILE`, `ingest` instead appends each raw body and its kept headers to FILE
+//! and answers after an `fdatasync` that covers it (group commit on one thread, as ncsd's
+//! writer does). That is the cheapest durable acknowledgement there is (no index, no
+//! duplicate or copy decision), so it bounds what any durable design could reach here.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -17,7 +22,8 @@ use async_trait::async_trait;
 use clap::Parser;
 use ncsd::config::ServeConfig;
 use ncsd::store::*;
-use tokio::sync::broadcast;
+use std::io::Write;
+use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -25,17 +31,82 @@ use tokio_util::sync::CancellationToken;
 struct Cli {
     #[command(flatten)]
     cfg: ServeConfig,
+    /// Append each delivery to this file and fdatasync before answering, instead of dropping it.
+    #[arg(long)]
+    journal: Option<std::path::PathBuf>,
 }
 
-/// A real store, except that `ingest` drops the delivery and answers as if it were new.
+type JournalJob = (Vec<u8>, tokio::sync::oneshot::Sender<()>);
+
+/// Space written (zeros) and synced before the first delivery, then overwritten in a ring, so
+/// an `fdatasync` flushes data only: no file-size or block-allocation metadata, which appending
+/// would journal on every sync.
+const JOURNAL_BYTES: u64 = 512 << 20;
+
+/// One thread writes what is waiting in one `pwrite`, `fdatasync`s once, then answers all.
+fn spawn_journal(path: &std::path::Path) -> std::io::Result<mpsc::Sender<JournalJob>> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(path)?;
+    let zeros = vec![0u8; 1 << 20];
+    let mut f = &file;
+    for _ in 0..(JOURNAL_BYTES >> 20) {
+        f.write_all(&zeros)?;
+    }
+    file.sync_all()?;
+    let (tx, mut rx) = mpsc::channel::<JournalJob>(8192);
+    std::thread::spawn(move || {
+        // The priority ncsd's SQLite writer gets by default (`--writer-nice`), for the same reason.
+        ncsd::store::sqlite::priority::set_current_thread_nice(-10);
+        let mut buf = Vec::with_capacity(1 << 20);
+        let mut waiting = Vec::with_capacity(512);
+        let mut at = 0u64;
+        while let Some((record, done)) = rx.blocking_recv() {
+            buf.extend_from_slice(&record);
+            waiting.push(done);
+            while waiting.len() < 512 {
+                let Ok((record, done)) = rx.try_recv() else { break };
+                buf.extend_from_slice(&record);
+                waiting.push(done);
+            }
+            if at + buf.len() as u64 > JOURNAL_BYTES {
+                at = 0;
+            }
+            file.write_all_at(&buf, at).expect("journal write");
+            at += buf.len() as u64;
+            file.sync_data().expect("journal fdatasync");
+            buf.clear();
+            for done in waiting.drain(..) {
+                let _ = done.send(());
+            }
+        }
+    });
+    Ok(tx)
+}
+
 struct WithoutIngest {
     inner: DynStore,
     next_seq: AtomicI64,
+    journal: Option<mpsc::Sender<JournalJob>>,
 }
 
 #[async_trait]
 impl Store for WithoutIngest {
-    async fn ingest(&self, _: NewDelivery) -> StoreResult<IngestOutcome> {
+    async fn ingest(&self, d: NewDelivery) -> StoreResult<IngestOutcome> {
+        if let Some(journal) = &self.journal {
+            let mut record = Vec::with_capacity(d.body.len() + d.headers.len() + 8);
+            record.extend_from_slice(&(d.body.len() as u32).to_le_bytes());
+            record.extend_from_slice(&d.body);
+            record.extend_from_slice(&(d.headers.len() as u32).to_le_bytes());
+            record.extend_from_slice(d.headers.as_bytes());
+            let (done, written) = tokio::sync::oneshot::channel();
+            let gone = || StoreError::Unavailable("journal thread stopped".into());
+            journal.send((record, done)).await.map_err(|_| gone())?;
+            written.await.map_err(|_| gone())?;
+        }
         Ok(IngestOutcome {
             seq: self.next_seq.fetch_add(1, Ordering::Relaxed) + 1,
             duplicate: false,
@@ -94,7 +165,7 @@ impl Store for WithoutIngest {
 }
 
 fn main() -> ExitCode {
-    let Cli { cfg } = Cli::parse();
+    let Cli { cfg, journal } = Cli::parse();
     let runtime = match ncsd::cli::runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -102,7 +173,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(cfg)) {
+    match runtime.block_on(serve(cfg, journal)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -111,11 +182,13 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
+async fn serve(cfg: ServeConfig, journal: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     let inner = open(&cfg.database_url).await?;
+    let journal = journal.as_deref().map(spawn_journal).transpose()?;
     let store: DynStore = Arc::new(WithoutIngest {
         inner,
         next_seq: AtomicI64::new(0),
+        journal,
     });
     let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
     eprintln!(

@@ -2,7 +2,7 @@
 //! survives power loss; one writer thread doing group commit (`writer`), and a small pool of
 //! read-only connections for queries (`reads`).
 
-mod priority;
+pub mod priority;
 mod reads;
 mod wal;
 mod writer;
