@@ -68,7 +68,9 @@ fn spawn_journal(path: &std::path::Path) -> std::io::Result<mpsc::Sender<Journal
             buf.extend_from_slice(&record);
             waiting.push(done);
             while waiting.len() < 512 {
-                let Ok((record, done)) = rx.try_recv() else { break };
+                let Ok((record, done)) = rx.try_recv() else {
+                    break;
+                };
                 buf.extend_from_slice(&record);
                 waiting.push(done);
             }

@@ -10,9 +10,11 @@
 //!
 //! Each fold goes through `sessions::current_json`, exactly as a read would, so a warmed state
 //! is checked against the store like any kept one and never hides a newer event. The work is
-//! one session at a time, each followed by a pause at least as long as it took, so warming
-//! takes at most half of one CPU from the requests that arrive meanwhile. (Measured: 10,000
-//! recordings of 100 events in 26 s, README, Performance.)
+//! one session at a time, and it pauses as long as it worked, so warming takes at most half of
+//! one CPU from the requests that arrive meanwhile. The pauses come once the work owed passes
+//! `PAUSE`, not after each session: a finished recording whose answer is kept in the store
+//! costs a tenth of a millisecond, and a pause per session (a timer sleeps at least 1 ms)
+//! made warming 10,000 of them take 21–24 s instead of a few (README, Performance).
 
 use std::time::{Duration, Instant};
 
@@ -25,8 +27,8 @@ use crate::store::SessionQuery;
 
 /// Sessions listed per store query.
 const PAGE: i64 = 256;
-/// Shortest pause after each fold (it is at least as long as the fold took).
-const PAUSE: Duration = Duration::from_millis(1);
+/// Work done (and so the pause owed) before warming sleeps; then it sleeps as long as it worked.
+const PAUSE: Duration = Duration::from_millis(5);
 /// How long ingest must have stored nothing before the sessions it changed are warmed again.
 const QUIET: Duration = Duration::from_secs(2);
 /// Folds in a row that the cache could not keep (each larger than its whole budget) after which
@@ -40,11 +42,12 @@ const OVERLAP_MS: i64 = 60_000;
 /// active first. It stops when the cache is full, rather than push a kept state out for an
 /// older session; a session already kept is refreshed even then (that costs no room). It also
 /// stops after `MISFITS` folds in a row that were too large to keep at all, so a budget smaller
-/// than every session does not cost a fold of each. Returns how many it folded. After each fold
-/// it sleeps as long as the fold took, and at least `pause` (zero: no sleep, for tests).
+/// than every session does not cost a fold of each. Returns how many it folded. Once its folds
+/// have taken `pause` or more since it last slept, it sleeps that long (zero: never, for tests).
 pub async fn warm(st: &AppState, since: Option<i64>, pause: Duration) -> anyhow::Result<usize> {
     let cache = &st.session_cache;
     let (mut warmed, mut largest, mut misfits) = (0, 0, 0);
+    let mut pacer = Pacer::new(pause);
     let mut cursor = None;
     loop {
         let page = st
@@ -81,8 +84,8 @@ pub async fn warm(st: &AppState, since: Option<i64>, pause: Duration) -> anyhow:
                 );
                 return Ok(warmed);
             }
-            if !pause.is_zero() {
-                tokio::time::sleep(pause.max(started.elapsed())).await;
+            if let Some(rest) = pacer.worked(started.elapsed()) {
+                tokio::time::sleep(rest).await;
             }
         }
         match page.last() {
@@ -91,6 +94,27 @@ pub async fn warm(st: &AppState, since: Option<i64>, pause: Duration) -> anyhow:
             }
             _ => return Ok(warmed),
         }
+    }
+}
+
+/// Half of one CPU at most: work is counted, and once `pause` of it is owed, a sleep as long.
+struct Pacer {
+    pause: Duration,
+    owed: Duration,
+}
+
+impl Pacer {
+    fn new(pause: Duration) -> Self {
+        Self {
+            pause,
+            owed: Duration::ZERO,
+        }
+    }
+
+    /// Records `took` of work; returns the sleep due now, if any (never with a zero `pause`).
+    fn worked(&mut self, took: Duration) -> Option<Duration> {
+        self.owed += took;
+        (!self.pause.is_zero() && self.owed >= self.pause).then(|| std::mem::take(&mut self.owed))
     }
 }
 
@@ -143,5 +167,27 @@ async fn quiet_after_ingest(
             },
             _ = tokio::time::sleep(quiet), if seen => return true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pacer_sleeps_as_long_as_it_worked_once_a_pause_is_owed() {
+        let ms = Duration::from_millis;
+        let mut p = Pacer::new(ms(5));
+        // Cheap sessions (a kept answer) run back to back...
+        for _ in 0..4 {
+            assert_eq!(p.worked(ms(1)), None);
+        }
+        // ...until the pause is owed: then one sleep as long as all that work.
+        assert_eq!(p.worked(ms(2)), Some(ms(6)));
+        assert_eq!(p.worked(ms(1)), None, "the debt starts over after a sleep");
+        // One long fold pays its own pause at once.
+        assert_eq!(p.worked(ms(30)), Some(ms(31)));
+        let mut never = Pacer::new(Duration::ZERO);
+        assert_eq!(never.worked(ms(100)), None);
     }
 }
