@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Ingest benchmark: ncsd (SQLite, default durability: every 200 fsynced) against a do-nothing
-# axum server (and against ncsd-nostore, ncsd with ingest answered before storage), driven by wrk
+# axum server (and against two instruments: ncsd-nostore, ncsd with ingest answered before
+# storage, and ncsd-nostore --journal, which answers after appending the body to a file and
+# fdatasyncing it: the cheapest durable acknowledgement), driven by wrk
 # with distinct signed bodies, at 16 and 64 connections; then
 # live sessions (each event POSTed, then its session read), then GET /v1/sessions/{sid} and ingest
 # on a store holding 1M events in 10k sessions.
@@ -39,7 +41,7 @@ fi
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
-wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+wait_port() { for _ in $(seq 1 300); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 stored() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from events').fetchone()[0])" "$1"; }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 hz=$(getconf CLK_TCK)
@@ -72,6 +74,7 @@ run() {
   local after; after=$(cpu_ticks "$pid")
   local mem; mem=$(peak_kib "$pid")
   kill "$pid"; wait "$pid" 2>/dev/null || true
+  rm -f "$out/journal.log"
   local ok; ok=$(field ok "$res")
   local cpu_us; cpu_us=$(python3 -c "print(round(($after-$before)/$hz*1e6/max($ok,1),1))")
   local check=""
@@ -84,9 +87,10 @@ run() {
 }
 
 printf '%-22s %10s %8s %8s %10s %8s %6s %s\n' run req/s p50_us p99_us cpu_us/ev peak_MiB non200 check
-# Each connection count runs three servers: the do-nothing baseline; ncsd-nostore, which is
-# ncsd with the store's ingest answering at once (HTTP, signature check, parse and ack only:
-# the most any durable ncsd could reach here); and ncsd itself.
+# Each connection count runs four servers: the do-nothing baseline; ncsd-nostore, which is
+# ncsd with the store's ingest answering at once (HTTP, signature check, parse and ack only);
+# the same with --journal (append + fdatasync, no index: the most any durable design could
+# reach here); and ncsd itself.
 for c in 16 64; do
   b=$(run "baseline-c$c" baseline "$c"); echo "$b"
   x=$(run "nostore-c$c" nostore "$c"); echo "$x"
