@@ -85,6 +85,11 @@ pub fn main() -> ExitCode {
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Only SQLite queries run on blocking threads, at most `max_running_queries` at once.
+        // Without this cap the pool still grew past them (to 26 threads in a burst of session
+        // reads): a permit is handed on before its thread is back in the pool, so the next
+        // query found no idle thread and got a new one, each with its own allocator heap.
+        .max_blocking_threads(crate::store::sqlite::max_running_queries())
         .build()
 }
 
@@ -95,4 +100,37 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn queries_never_run_on_more_blocking_threads_than_may_run_at_once() {
+        let rt = super::runtime().unwrap();
+        let seen = Arc::new(Mutex::new(HashSet::new()));
+        rt.block_on(async {
+            // Far more at once than the cap: uncapped, each would get a thread of its own.
+            let tasks: Vec<_> = (0..64)
+                .map(|_| {
+                    let seen = seen.clone();
+                    tokio::task::spawn_blocking(move || {
+                        seen.lock().unwrap().insert(std::thread::current().id());
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+        let threads = seen.lock().unwrap().len();
+        let cap = crate::store::sqlite::max_running_queries();
+        assert!(
+            (1..=cap).contains(&threads),
+            "{threads} blocking threads, cap {cap}"
+        );
+    }
 }
