@@ -60,7 +60,7 @@ function done(summary, latency, requests)
     tother = tother + t:get("other")
     twrap = twrap + t:get("wrapped")
   end
-  io.write(string.format("RESULT ok=%d non200=%d wrapped=%d rps=%.1f p50_us=%d p99_us=%d\n",
+  io.write(string.format("RESULT ok=%d non200=%d wrapped=%d rps=%.1f p50_us=%d p99_us=%d p999_us=%d\n",
     tok, tother, twrap, summary.requests / (summary.duration / 1e6),
-    latency:percentile(50), latency:percentile(99)))
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9)))
 end
