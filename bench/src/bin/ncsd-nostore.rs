@@ -9,10 +9,12 @@
 //!
 //!   ncsd-nostore --listen 127.0.0.1:18083 --database sqlite:///tmp/x.db --secret s
 //!
-//! With `--journal FILE`, `ingest` instead appends each raw body and its kept headers to FILE
+//! With `--journal FILE`, `ingest` instead writes each raw body and its kept headers to FILE
 //! and answers after an `fdatasync` that covers it (group commit on one thread, as ncsd's
 //! writer does). That is the cheapest durable acknowledgement there is (no index, no
-//! duplicate or copy decision), so it bounds what any durable design could reach here.
+//! duplicate or copy decision), so it bounds what any durable design could reach here. FILE is
+//! a ring that old records are overwritten in: the instrument measures the cost of keeping
+//! deliveries, it does not keep them for anyone.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -31,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 struct Cli {
     #[command(flatten)]
     cfg: ServeConfig,
-    /// Append each delivery to this file and fdatasync before answering, instead of dropping it.
+    /// Write each delivery to this file and fdatasync before answering, instead of dropping it.
     #[arg(long)]
     journal: Option<std::path::PathBuf>,
 }
@@ -89,6 +91,8 @@ fn spawn_journal(path: &std::path::Path) -> std::io::Result<mpsc::Sender<Journal
     Ok(tx)
 }
 
+/// A real store, except that `ingest` answers as if each delivery were new, without storing it
+/// (or after only writing it to the journal).
 struct WithoutIngest {
     inner: DynStore,
     next_seq: AtomicI64,
