@@ -5,6 +5,10 @@
 //!
 //!   bench-hotpath bench/out/bodies-random-ids.tsv [N]
 
+/// The allocator `ncsd` runs with, so this binary's costs are ncsd's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 use std::time::Instant;
 

@@ -16,6 +16,10 @@
 //! a ring that old records are overwritten in: the instrument measures the cost of keeping
 //! deliveries, it does not keep them for anyone.
 
+/// The allocator `ncsd` runs with, so this binary's costs are ncsd's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
