@@ -12,7 +12,7 @@ use axum::Router;
 use common::cr_body;
 use common::router::{app, app_in};
 use http_body_util::BodyExt;
-use ncsd::api::kept_states::format;
+use ncsd::api::kept_states::{format, Keeper};
 use ncsd::api::session_cache::SessionCache;
 use ncsd::api::AppState;
 use ncsd::config::ServeConfig;
@@ -265,6 +265,37 @@ async fn a_finished_recordings_answer_is_kept_in_the_store_for_the_next_start() 
     let now = after_late.get("/v1/sessions/sid-f").await.1;
     assert_eq!(now, folding.get("/v1/sessions/sid-f").await.1);
     assert_eq!(now["event_count"], json!(4));
+}
+
+#[tokio::test]
+async fn answers_waiting_to_be_kept_are_written_in_one_round_not_a_batch_per_pause() {
+    // A start on a store full of finished recordings folds hundreds of them a second. Their
+    // answers wait in a queue, and a round writes all that wait (up to 1,024) before the
+    // pause: a pause after every 64 would leave most of a burst unwritten for seconds, and
+    // each write then slows the reads again.
+    let app = app(&[]).await;
+    let store = app.state.store.clone();
+    let keeper = Keeper::spawn_with(store.clone(), Duration::from_secs(3600));
+    let sids: Vec<String> = (0..300).map(|i| format!("burst-{i:03}")).collect();
+    // No await in between: the writer finds all 300 waiting when it first runs.
+    for (i, sid) in sids.iter().enumerate() {
+        keeper.keep(sid, i as i64 + 1, format!(r#"{{"n":{i}}}"#).as_bytes());
+    }
+    let last = sids.last().unwrap();
+    for _ in 0..500 {
+        if store.kept_state(last).await.unwrap().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for (i, sid) in sids.iter().enumerate() {
+        let kept = store.kept_state(sid).await.unwrap();
+        let kept = kept.unwrap_or_else(|| panic!("{sid} kept in the first round"));
+        assert_eq!(
+            (kept.last_seq, kept.json),
+            (i as i64 + 1, format!(r#"{{"n":{i}}}"#).into_bytes())
+        );
+    }
 }
 
 #[test]
