@@ -18,35 +18,51 @@ end
 function init(args)
   local nthreads = tonumber(args[2])
   then_read = args[3] == "then-read"
-  bodies, sigs, sids = {}, {}, {}
-  local i = 0
-  for line in io.lines(args[1]) do
-    if i % nthreads == tid then
-      local tab = line:find("\t", 1, true)
-      sigs[#sigs + 1] = line:sub(1, tab - 1)
-      bodies[#bodies + 1] = line:sub(tab + 1)
-      if then_read then sids[#sids + 1] = bodies[#bodies]:match('"sid":"([^"]+)"') end
-    end
-    i = i + 1
+  -- The bodies are read from the file as they are sent, not loaded first. Loaded into a table
+  -- (hundreds of MB), each was touched again only when sent, seconds later, and on this
+  -- machine touching memory left alone that long stalls the load generator itself: the
+  -- do-nothing server measured p99 80-140 ms that way, against 3 ms read as it goes.
+  -- Each thread takes its own byte range of the file: the lines that start in it.
+  file = assert(io.open(args[1], "r"))
+  local size = file:seek("end")
+  first = math.floor(size * tid / nthreads)
+  stop = math.floor(size * (tid + 1) / nthreads)
+  if first > 0 then
+    -- The line that runs into this range belongs to the thread before.
+    file:seek("set", first - 1)
+    first = first - 1 + #file:read("*l") + 1
   end
-  idx, read_next, ok, other, wrapped = 0, false, 0, 0, 0
+  file:seek("set", first)
+  pos = first
+  sid, read_next, ok, other, wrapped = nil, false, 0, 0, 0
+end
+
+-- The next line of this thread's range; at its end, back to its start (a duplicate: counted).
+local function next_line()
+  if pos >= stop then
+    file:seek("set", first)
+    pos = first
+    wrapped = wrapped + 1
+  end
+  local line = file:read("*l")
+  pos = pos + #line + 1
+  return line
 end
 
 function request()
   if read_next then
     read_next = false
-    return wrk.format("GET", "/v1/sessions/" .. sids[idx])
+    return wrk.format("GET", "/v1/sessions/" .. sid)
   end
   read_next = then_read
-  idx = idx + 1
-  if idx > #bodies then
-    idx = 1
-    wrapped = wrapped + 1
-  end
+  local line = next_line()
+  local tab = line:find("\t", 1, true)
+  local body = line:sub(tab + 1)
+  if then_read then sid = body:match('"sid":"([^"]+)"') end
   return wrk.format("POST", "/ncs", {
     ["Content-Type"] = "application/json",
-    ["Agora-Signature-V2"] = sigs[idx],
-  }, bodies[idx])
+    ["Agora-Signature-V2"] = line:sub(1, tab - 1),
+  }, body)
 end
 
 function response(status, headers, body)
