@@ -49,10 +49,17 @@ hz=$(getconf CLK_TCK)
 for p in $port_ncsd $port_base; do
   if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "port $p is in use: stop what listens there" >&2; exit 1; fi
 done
+# Before each measured run: the files the runs before deleted (a 512 MiB journal, databases of
+# hundreds of MB) are discarded by the file system (mounted with `discard`) and their dirty
+# pages written back; a run started at once shares the disk with that, and its fsyncs show it.
+settle() { sync; sleep "${SETTLE:-2}"; }
 # run NAME KIND CONNS [DB]: start the server, drive it, print one result row
 run() {
   local name=$1 kind=$2 conns=$3 db=${4:-}
   local pid port
+  rm -f "$out/nostore.db" "$out/nostore.db-wal" "$out/nostore.db-shm" "$out/journal.log"
+  if [ "$kind" = ncsd ] && [ -z "$db" ]; then rm -f "$out/ncsd-$conns.db" "$out/ncsd-$conns.db-wal" "$out/ncsd-$conns.db-shm"; fi
+  settle
   if [ "$kind" = baseline ]; then
     "$bin/baseline" "127.0.0.1:$port_base" & pid=$!; port=$port_base
   elif [ "$kind" = nostore ] || [ "$kind" = journal ]; then
@@ -112,6 +119,7 @@ fi
 live() {
   local label=$1; shift
   local db=$out/live.db; rm -f "$db" "$db-wal" "$db-shm"
+  settle
   NCSD_LOG=warn "$bin/ncsd" serve --listen "127.0.0.1:$port_ncsd" --database "sqlite://$db" --secret "$secret" "$@" & pid=$!
   wait_port $port_ncsd
   res=$(wrk -t2 -c16 -d"${DURATION}s" --latency -s "$root/bench/ingest.lua" "http://127.0.0.1:$port_ncsd" -- "$live_bodies" 2 then-read | grep RESULT)
@@ -145,6 +153,7 @@ if [ "${SKIP_LARGE:-0}" != 1 ]; then
   reads() {
     local label=$1; shift
     local log=$out/reads.log
+    settle
     NCSD_LOG=info "$bin/ncsd" serve --listen "127.0.0.1:$port_ncsd" --database "sqlite://$out/large-run.db" --secret "$secret" "$@" 2>"$log" & pid=$!
     wait_port $port_ncsd
     local warmed=""
