@@ -131,9 +131,10 @@ live_kept=$(live "kept and carried forward"); echo "$live_kept"
 python3 -c "print(f'live sessions, kept / fold on every read: {float(\"$(sed 's/.*req.s \([0-9.]*\).*/\1/' <<<"$live_kept")\")/float(\"$(sed 's/.*req.s \([0-9.]*\).*/\1/' <<<"$live_cold")\"):.2f}')"
 
 if [ "${SKIP_LARGE:-0}" != 1 ]; then
-  # Named for the loader's layout (sessions interleaved, details per event type), so a store
-  # from an older loader is not reused.
-  big=$out/large-typed.db
+  # Named for the loader's layout (sessions interleaved, details per event type, the WAL
+  # emptied at the end as ncsd does when it stops), so a store from an older loader is not
+  # reused.
+  big=$out/large-typed-closed.db
   if [ ! -f "$out/large.sids" ] || [ ! -f "$big" ]; then
     rm -f "$big" "$big-wal" "$big-shm"
     echo "bulk-loading $LARGE_SESSIONS sessions x $LARGE_EVENTS events" >&2

@@ -90,6 +90,8 @@ async fn main() -> anyhow::Result<()> {
             })
             .await?;
     }
+    // Left as ncsd leaves a store when it stops: the WAL copied into the file and emptied.
+    store.close().await?;
     print!("{out}");
     Ok(())
 }

@@ -160,7 +160,7 @@ async fn sigkill_during_load_loses_no_acknowledged_event() {
 }
 
 #[tokio::test]
-async fn sigterm_exits_zero_and_logs_never_show_the_secret() {
+async fn sigterm_exits_zero_empties_the_wal_and_logs_never_show_the_secret() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("term.db").display());
     let port = free_port();
@@ -202,6 +202,10 @@ async fn sigterm_exits_zero_and_logs_never_show_the_secret() {
         String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     assert!(logs.contains("shutting down"), "{logs}");
     assert!(!logs.contains(SECRET), "the secret leaked into the logs");
+    // A clean stop leaves the store as one file: its WAL copied in and emptied.
+    let wal = dir.path().join("term.db-wal");
+    let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(wal_len, 0, "the WAL holds {wal_len} bytes after SIGTERM");
 }
 
 #[test]

@@ -47,7 +47,10 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<ExitCode> {
     }
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
-    crate::server::run(cfg, store, main, api, shutdown).await?;
+    crate::server::run(cfg, store.clone(), main, api, shutdown).await?;
+    if let Err(e) = store.close().await {
+        tracing::warn!(error = %e, "could not close the store cleanly; the next start recovers it");
+    }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -91,6 +91,14 @@ pub trait Store: Send + Sync + 'static {
         }
     }
     async fn health(&self) -> StoreResult<()>;
+    /// Called when `ncsd serve` stops, after the last request was answered. SQLite copies its
+    /// WAL into the database file and empties it, so the stopped store is one file of its real
+    /// size and the next start has no log to copy while it serves its first reads. PostgreSQL
+    /// has nothing to do. Not for a store another process may be using: SQLite's TRUNCATE
+    /// checkpoint holds that process's writes while it waits for its readers.
+    async fn close(&self) -> StoreResult<()> {
+        Ok(())
+    }
     /// Wakes whenever new events were committed (by this instance, or by another one sharing the
     /// database); carries the newest known `seq`.
     fn subscribe(&self) -> broadcast::Receiver<i64>;

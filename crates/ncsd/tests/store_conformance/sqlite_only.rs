@@ -61,6 +61,29 @@ async fn sqlite_wal_stays_bounded_under_steady_ingest() {
     );
 }
 
+/// What ncsd does when it stops: the WAL is copied into the database file and emptied, and
+/// everything is still there when the file is opened again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_close_empties_the_wal_and_keeps_every_event() {
+    let db = TestDb::sqlite().await;
+    let dir = db._dir.as_ref().expect("a temp dir").path().to_path_buf();
+    let wal = dir.join("ncsd.db-wal");
+    for i in 0..200 {
+        let id = format!("close-{i:04}");
+        db.store
+            .ingest(recording(&id, &format!("s{}", i % 7), i))
+            .await
+            .expect("ingest");
+    }
+    let wal_len = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert!(wal_len() > 0, "the events are in the WAL before the stop");
+    db.store.close().await.expect("close");
+    assert_eq!(wal_len(), 0, "the WAL is empty after the stop");
+    let url = format!("sqlite://{}", dir.join("ncsd.db").display());
+    let reopened = ncsd::store::open(&url).await.expect("reopen");
+    assert_eq!(reopened.latest_seq().await.expect("latest seq"), 200);
+}
+
 /// A version-2 file (which kept copy keys in a table of their own) opens as the current version:
 /// that table goes, the kept-answers table comes, and a copy of an event stored before the
 /// upgrade is still recognised as one.

@@ -256,6 +256,23 @@ impl Store for SqliteStore {
         }
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
     }
+    async fn close(&self) -> StoreResult<()> {
+        // TRUNCATE waits (the busy timeout) for a transaction or a background pass under way,
+        // and fails only if one outlasts it; a later write simply starts a new log.
+        let busy = self
+            .read(|c| {
+                c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+            })
+            .await?;
+        if busy != 0 {
+            return Err(StoreError::Unavailable(
+                "the WAL could not be emptied: the database stayed busy".into(),
+            ));
+        }
+        Ok(())
+    }
     fn subscribe(&self) -> broadcast::Receiver<i64> {
         self.notify.subscribe()
     }
