@@ -22,10 +22,13 @@ printf '%-9s %8s %10s %8s %8s %9s\n' server rate req/s p50_us p99_us p99.9_us
 for rate in $rates; do
   pace=$((conns * 1000 / rate))
   for kind in baseline ncsd; do
+    # Let the disk settle first: deleted databases are discarded, dirty pages written back.
+    rm -f "$root/bench/out/paced.db" "$root/bench/out/paced.db-wal" "$root/bench/out/paced.db-shm"
+    sync; sleep "${SETTLE:-2}"
     if [ "$kind" = baseline ]; then
       "$bin/baseline" "127.0.0.1:$port" & pid=$!
     else
-      db=$root/bench/out/paced.db; rm -f "$db" "$db-wal" "$db-shm"
+      db=$root/bench/out/paced.db
       NCSD_LOG=warn "$bin/ncsd" serve --listen "127.0.0.1:$port" --database "sqlite://$db" --secret bench-secret & pid=$!
     fi
     wait_port

@@ -68,6 +68,10 @@ impl ReadPool {
     }
 }
 
+/// How often, and how far apart, `close` tries to empty the WAL: 5 s in all.
+const CLOSE_TRIES: u32 = 250;
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
+
 fn open_conn(path: &str) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -257,21 +261,26 @@ impl Store for SqliteStore {
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
     }
     async fn close(&self) -> StoreResult<()> {
-        // TRUNCATE waits (the busy timeout) for a transaction or a background pass under way,
-        // and fails only if one outlasts it; a later write simply starts a new log.
-        let busy = self
-            .read(|c| {
-                c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-                    r.get::<_, i64>(0)
+        // TRUNCATE waits (the busy timeout) for a writer's transaction, but gives up at once
+        // while the background checkpointer holds the checkpoint lock for a pass (tens of ms):
+        // then it is tried again, `CLOSE_TRIES` times `CLOSE_WAIT` apart. A write after it
+        // simply starts a new log.
+        for _ in 0..CLOSE_TRIES {
+            let busy = self
+                .read(|c| {
+                    c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                        r.get::<_, i64>(0)
+                    })
                 })
-            })
-            .await?;
-        if busy != 0 {
-            return Err(StoreError::Unavailable(
-                "the WAL could not be emptied: the database stayed busy".into(),
-            ));
+                .await?;
+            if busy == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(CLOSE_WAIT).await;
         }
-        Ok(())
+        Err(StoreError::Unavailable(
+            "the WAL could not be emptied: the database stayed busy".into(),
+        ))
     }
     fn subscribe(&self) -> broadcast::Receiver<i64> {
         self.notify.subscribe()
