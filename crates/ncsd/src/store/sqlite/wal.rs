@@ -27,14 +27,8 @@ use rusqlite::Connection;
 const RESTART_FRAMES: i64 = 65536;
 /// The writer is asked to catch up once a background pass saw at most this many new frames.
 const CATCH_UP_FRAMES: i64 = 512;
-/// How often the background thread copies frames while the WAL is small. Each pass ends with
-/// an fsync of the database file, and while it runs, the writer's own WAL syncs wait behind it:
-/// the ingest tail is made of those waits. A pass a second copies each page once however often
-/// ingest rewrote it meanwhile (the random index leaves are rewritten many times a second), so
-/// the disk has less to do, and less often. At saturation this took the p99 from 13-17 ms to
-/// 9 ms at 64 connections and from 5-7 ms to 4-6 ms at 16 (seventh session, three alternating
-/// rounds); every 2 s made the p99.9 below saturation worse (README, Performance).
-const INTERVAL: Duration = Duration::from_secs(1);
+/// How often the background thread copies frames while the WAL is small.
+const INTERVAL: Duration = Duration::from_millis(100);
 
 /// Set by the background checkpointer, taken by the writer.
 #[derive(Clone, Default)]
