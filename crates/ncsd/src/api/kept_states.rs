@@ -68,9 +68,9 @@ const QUEUE: usize = 4096;
 /// Pause after each round. A start on a store full of finished recordings folds thousands of
 /// them in seconds, and writing their answers slows the reads of those seconds; paced, at
 /// most `ROUND` per pause (640 a second). The writes come in one burst per pause because what
-/// the reads pay is per burst, not per answer: the background checkpoint pass that copies what
-/// was written, and each reader finding the database changed. The same 640 answers a second
-/// written as 64 every 100 ms had doubled the reads' p99 (README, Performance).
+/// the reads pay grows with the bursts, not with the answers (likely the background checkpoint
+/// pass after each, and each reader finding the database changed): the same 640 answers a
+/// second written as 64 every 100 ms had doubled the reads' p99 (README, Performance).
 const PAUSE: std::time::Duration = std::time::Duration::from_millis(1600);
 
 /// Queues finished sessions' answers for the store.
