@@ -298,6 +298,39 @@ async fn answers_waiting_to_be_kept_are_written_in_one_round_not_a_batch_per_pau
     }
 }
 
+#[tokio::test]
+async fn a_flush_writes_the_answers_waiting_for_the_next_round() {
+    // What `ncsd serve` does when it stops: answers queued after a round wait for the next
+    // one (1.6 s later, here an hour); a flush writes them at once.
+    let app = app(&[]).await;
+    let store = app.state.store.clone();
+    let keeper = Keeper::spawn_with(store.clone(), Duration::from_secs(3600));
+    keeper.keep("first", 1, b"{}");
+    for _ in 0..500 {
+        if store.kept_state("first").await.unwrap().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(store.kept_state("first").await.unwrap().is_some());
+    for i in 0..100 {
+        keeper.keep(&format!("later-{i}"), 1, b"{}");
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        store.kept_state("later-0").await.unwrap().is_none(),
+        "the next round is an hour away"
+    );
+    keeper.flush().await;
+    for i in 0..100 {
+        let sid = format!("later-{i}");
+        assert!(
+            store.kept_state(&sid).await.unwrap().is_some(),
+            "{sid} kept by the flush"
+        );
+    }
+}
+
 #[test]
 fn session_cache_warming_is_on_unless_turned_off() {
     let warm =

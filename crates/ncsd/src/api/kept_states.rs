@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 use bytes::Bytes;
 use rand::{rngs::StdRng, SeedableRng};
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::session::{Folding, StoredEvent};
 use crate::simulate::{generate_session, Mode};
@@ -77,6 +77,7 @@ const PAUSE: std::time::Duration = std::time::Duration::from_millis(1600);
 #[derive(Clone)]
 pub struct Keeper {
     tx: mpsc::Sender<KeptState>,
+    flushes: mpsc::Sender<oneshot::Sender<()>>,
 }
 
 impl Keeper {
@@ -88,19 +89,39 @@ impl Keeper {
     /// `spawn` with the pause between rounds given (tests use a long one).
     pub fn spawn_with(store: DynStore, pause: std::time::Duration) -> Self {
         let (tx, mut rx) = mpsc::channel(QUEUE);
+        let (flushes, mut flush_asked) = mpsc::channel::<oneshot::Sender<()>>(4);
         tokio::spawn(async move {
             let mut round = Vec::with_capacity(ROUND);
-            while rx.recv_many(&mut round, ROUND).await > 0 {
-                while !round.is_empty() {
-                    let batch: Vec<_> = round.drain(..BATCH.min(round.len())).collect();
-                    if let Err(e) = store.keep_states(batch).await {
-                        tracing::debug!(error = %e, "could not keep session answers; they will be folded again");
+            loop {
+                tokio::select! {
+                    n = rx.recv_many(&mut round, ROUND) => {
+                        if n == 0 {
+                            return;
+                        }
+                        write(&store, &mut round).await;
+                        // The pause, cut short by a flush.
+                        tokio::select! {
+                            _ = tokio::time::sleep(pause) => {}
+                            Some(done) = flush_asked.recv() => {
+                                flush(&store, &mut rx, &mut round, done).await;
+                            }
+                        }
                     }
+                    Some(done) = flush_asked.recv() => flush(&store, &mut rx, &mut round, done).await,
                 }
-                tokio::time::sleep(pause).await;
             }
         });
-        Keeper { tx }
+        Keeper { tx, flushes }
+    }
+
+    /// Writes every answer waiting now, without waiting for the next round; returns once they
+    /// are written. `ncsd serve` calls it when it stops, so a round's worth of answers is not
+    /// lost with the process (and folded again at the next start).
+    pub async fn flush(&self) {
+        let (done, written) = oneshot::channel();
+        if self.flushes.send(done).await.is_ok() {
+            let _ = written.await;
+        }
     }
 
     /// Queues the answer of a finished session folded at `last_seq`.
@@ -112,6 +133,30 @@ impl Keeper {
             json: json.to_vec(),
         });
     }
+}
+
+/// Writes `round` in store calls of `BATCH`, emptying it.
+async fn write(store: &DynStore, round: &mut Vec<KeptState>) {
+    while !round.is_empty() {
+        let batch: Vec<_> = round.drain(..BATCH.min(round.len())).collect();
+        if let Err(e) = store.keep_states(batch).await {
+            tracing::debug!(error = %e, "could not keep session answers; they will be folded again");
+        }
+    }
+}
+
+/// Writes everything queued, then says so.
+async fn flush(
+    store: &DynStore,
+    rx: &mut mpsc::Receiver<KeptState>,
+    round: &mut Vec<KeptState>,
+    done: oneshot::Sender<()>,
+) {
+    while let Ok(state) = rx.try_recv() {
+        round.push(state);
+    }
+    write(store, round).await;
+    let _ = done.send(());
 }
 
 /// A kept answer this build can serve (the store already matched its `last_seq` with the

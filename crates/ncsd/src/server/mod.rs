@@ -157,13 +157,27 @@ pub async fn run(
             shutdown.clone(),
         ));
     }
+    let keeper = apps.state.keeper.clone();
     let main = listener::serve(main_listener, apps.main, tls, limits, shutdown.clone());
-    match (apps.api, api_listener) {
+    let served = match (apps.api, api_listener) {
         (Some(api), Some(l)) => {
             let api = listener::serve(l, api, None, limits, shutdown);
             let (a, b) = tokio::join!(main, api);
             a.and(b)
         }
         _ => main.await,
+    };
+    // Answers waiting for the keeper's next round are written now, not lost with the process.
+    if let Some(keeper) = keeper {
+        if tokio::time::timeout(KEEPER_FLUSH, keeper.flush())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the session answers still waiting were not all kept in time");
+        }
     }
+    served
 }
+
+/// How long a stop waits for the session answers still waiting to be kept.
+const KEEPER_FLUSH: Duration = Duration::from_secs(5);
