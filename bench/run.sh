@@ -63,12 +63,12 @@ run() {
   if [ "$kind" = baseline ]; then
     "$bin/baseline" "127.0.0.1:$port_base" & pid=$!; port=$port_base
   elif [ "$kind" = nostore ] || [ "$kind" = journal ]; then
-    db=$out/nostore.db; rm -f "$db" "$db-wal" "$db-shm" "$out/journal.log"
+    db=$out/nostore.db
     local journal=(); [ "$kind" = journal ] && journal=(--journal "$out/journal.log")
     NCSD_LOG=warn "$bin/ncsd-nostore" --listen "127.0.0.1:$port_ncsd" --database "sqlite://$db" --secret "$secret" "${journal[@]}" 2>/dev/null & pid=$!
     port=$port_ncsd
   else
-    if [ -z "$db" ]; then db=$out/ncsd-$conns.db; rm -f "$db" "$db-wal" "$db-shm"; fi
+    if [ -z "$db" ]; then db=$out/ncsd-$conns.db; fi
     NCSD_LOG=warn "$bin/ncsd" serve --listen "127.0.0.1:$port_ncsd" --database "sqlite://$db" --secret "$secret" & pid=$!
     port=$port_ncsd
   fi

@@ -215,15 +215,9 @@ async fn a_finished_recordings_answer_is_kept_in_the_store_for_the_next_start() 
     );
     // Written in the background, at the session's newest cursor.
     let last_seq = store.session("sid-f").await.unwrap().unwrap().last_seq;
-    let mut kept = None;
-    for _ in 0..500 {
-        kept = store.kept_state("sid-f").await.unwrap();
-        if kept.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let kept = kept.expect("the finished answer is kept in the store");
+    let kept = kept_in_store(&store, "sid-f")
+        .await
+        .expect("the finished answer is kept in the store");
     assert_eq!((kept.last_seq, kept.format.as_str()), (last_seq, format()));
     assert_eq!(serde_json::from_slice::<Value>(&kept.json).unwrap(), answer);
 
@@ -281,13 +275,7 @@ async fn answers_waiting_to_be_kept_are_written_in_one_round_not_a_batch_per_pau
     for (i, sid) in sids.iter().enumerate() {
         keeper.keep(sid, i as i64 + 1, format!(r#"{{"n":{i}}}"#).as_bytes());
     }
-    let last = sids.last().unwrap();
-    for _ in 0..500 {
-        if store.kept_state(last).await.unwrap().is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    kept_in_store(&store, sids.last().unwrap()).await;
     for (i, sid) in sids.iter().enumerate() {
         let kept = store.kept_state(sid).await.unwrap();
         let kept = kept.unwrap_or_else(|| panic!("{sid} kept in the first round"));
@@ -306,13 +294,7 @@ async fn a_flush_writes_the_answers_waiting_for_the_next_round() {
     let store = app.state.store.clone();
     let keeper = Keeper::spawn_with(store.clone(), Duration::from_secs(3600));
     keeper.keep("first", 1, b"{}");
-    for _ in 0..500 {
-        if store.kept_state("first").await.unwrap().is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(store.kept_state("first").await.unwrap().is_some());
+    assert!(kept_in_store(&store, "first").await.is_some());
     for i in 0..100 {
         keeper.keep(&format!("later-{i}"), 1, b"{}");
     }
@@ -338,6 +320,18 @@ fn session_cache_warming_is_on_unless_turned_off() {
     assert!(warm(&[]).unwrap());
     assert!(!warm(&["--session-cache-warm", "false"]).unwrap());
     assert!(warm(&["--session-cache-warm", "nope"]).is_err());
+}
+
+/// Waits (up to 5 s) until the store keeps an answer for `sid` (they are written in the
+/// background), and returns it.
+async fn kept_in_store(store: &ncsd::store::DynStore, sid: &str) -> Option<KeptState> {
+    for _ in 0..500 {
+        if let Some(kept) = store.kept_state(sid).await.unwrap() {
+            return Some(kept);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
 }
 
 /// Waits (up to 5 s) until `sid`'s kept state is the one folded at its newest stored event.
