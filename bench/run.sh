@@ -2,7 +2,8 @@
 # Ingest benchmark: ncsd (SQLite, default durability: every 200 fsynced) against a do-nothing
 # axum server (and against two instruments: ncsd-nostore, ncsd with ingest answered before
 # storage, and ncsd-nostore --journal, which answers after appending the body to a file and
-# fdatasyncing it: the cheapest durable acknowledgement), driven by wrk
+# fdatasyncing it: the cheapest durable acknowledgement; and the hand-written handler a user would
+# otherwise run: axum + one rusqlite connection behind a mutex), driven by wrk
 # with distinct signed bodies, at 16 and 64 connections; then
 # live sessions (each event POSTed, then its session read), then GET /v1/sessions/{sid} and ingest
 # on a store holding 1M events in 10k sessions.
@@ -58,10 +59,15 @@ run() {
   local name=$1 kind=$2 conns=$3 db=${4:-}
   local pid port
   rm -f "$out/nostore.db" "$out/nostore.db-wal" "$out/nostore.db-shm" "$out/journal.log"
+  rm -f "$out/handwritten.db" "$out/handwritten.db-wal" "$out/handwritten.db-shm"
   if [ "$kind" = ncsd ] && [ -z "$db" ]; then rm -f "$out/ncsd-$conns.db" "$out/ncsd-$conns.db-wal" "$out/ncsd-$conns.db-shm"; fi
   settle
   if [ "$kind" = baseline ]; then
     "$bin/baseline" "127.0.0.1:$port_base" & pid=$!; port=$port_base
+  elif [ "$kind" = handwritten ] || [ "$kind" = handwritten-normal ]; then
+    db=$out/handwritten.db
+    local sync=wal; [ "$kind" = handwritten-normal ] && sync=normal
+    "$bin/handwritten" "127.0.0.1:$port_base" "$db" "$secret" "$sync" & pid=$!; port=$port_base
   elif [ "$kind" = nostore ] || [ "$kind" = journal ]; then
     db=$out/nostore.db
     local journal=(); [ "$kind" = journal ] && journal=(--journal "$out/journal.log")
@@ -75,6 +81,7 @@ run() {
   wait_port "$port"
   local stored_before=0
   [ "$kind" = ncsd ] && stored_before=$(stored "$db")
+
   local before; before=$(cpu_ticks "$pid")
   local res
   res=$(wrk -t2 -c"$conns" -d"${DURATION}s" --latency -s "$root/bench/ingest.lua" "http://127.0.0.1:$port" -- "$bodies" 2 | grep RESULT)
@@ -85,7 +92,7 @@ run() {
   local ok; ok=$(field ok "$res")
   local cpu_us; cpu_us=$(python3 -c "print(round(($after-$before)/$hz*1e6/max($ok,1),1))")
   local check=""
-  if [ "$kind" = ncsd ]; then
+  if [ "$kind" = ncsd ] || [ "${kind#handwritten}" != "$kind" ]; then
     local n; n=$(( $(stored "$db") - stored_before ))
     if [ "$(field wrapped "$res")" != 0 ]; then check="bodies wrapped: raise BODIES"; 
     elif [ "$n" -ge "$ok" ]; then check="all $ok acknowledged stored"; else check="LOST: $ok acknowledged, $n stored"; fi
@@ -97,13 +104,17 @@ printf '%-22s %10s %8s %8s %10s %8s %6s %s\n' run req/s p50_us p99_us cpu_us/ev 
 # Each connection count runs four servers: the do-nothing baseline; ncsd-nostore, which is
 # ncsd with the store's ingest answering at once (HTTP, signature check, parse and ack only);
 # the same with --journal (append + fdatasync, no index: the most any durable design could
-# reach here); and ncsd itself.
+# reach here); the hand-written handler a user would otherwise run (axum + one rusqlite
+# connection behind a mutex, WAL, every 200 synced; and with synchronous=NORMAL, its 200s not
+# synced); and ncsd itself.
 for c in 16 64; do
   b=$(run "baseline-c$c" baseline "$c"); echo "$b"
+  h=$(run "handwritten-c$c" handwritten "$c"); echo "$h"
+  hn=$(run "handwritten-normal-c$c" handwritten-normal "$c"); echo "$hn"
   x=$(run "nostore-c$c" nostore "$c"); echo "$x"
   j=$(run "journal-c$c" journal "$c"); echo "$j"
   n=$(run "ncsd-c$c" ncsd "$c"); echo "$n"
-  python3 -c "b=float('$b'.split()[1]); x=float('$x'.split()[1]); j=float('$j'.split()[1]); n=float('$n'.split()[1]); print(f'ratio ncsd/baseline at {$c} connections: {n/b:.2f} (without storage: {x/b:.2f}; journal append only: {j/b:.2f})')"
+  python3 -c "b=float('$b'.split()[1]); x=float('$x'.split()[1]); j=float('$j'.split()[1]); n=float('$n'.split()[1]); h=float('$h'.split()[1]); hn=float('$hn'.split()[1]); print(f'ratio ncsd/baseline at {$c} connections: {n/b:.2f} (without storage: {x/b:.2f}; journal append only: {j/b:.2f}; hand-written handler: {h/b:.2f}); ncsd/hand-written: {n/h:.2f} (synced 200s), {n/hn:.2f} (synchronous=NORMAL)')"
   [ "$c" = 64 ] && empty64=$(awk '{print $2}' <<<"$n")
 done
 
