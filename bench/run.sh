@@ -66,7 +66,7 @@ run() {
     "$bin/baseline" "127.0.0.1:$port_base" & pid=$!; port=$port_base
   elif [ "$kind" = handwritten ] || [ "$kind" = handwritten-normal ]; then
     db=$out/handwritten.db
-    local sync=wal; [ "$kind" = handwritten-normal ] && sync=normal
+    local sync=full; [ "$kind" = handwritten-normal ] && sync=normal
     "$bin/handwritten" "127.0.0.1:$port_base" "$db" "$secret" "$sync" & pid=$!; port=$port_base
   elif [ "$kind" = nostore ] || [ "$kind" = journal ]; then
     db=$out/nostore.db
@@ -81,7 +81,6 @@ run() {
   wait_port "$port"
   local stored_before=0
   [ "$kind" = ncsd ] && stored_before=$(stored "$db")
-
   local before; before=$(cpu_ticks "$pid")
   local res
   res=$(wrk -t2 -c"$conns" -d"${DURATION}s" --latency -s "$root/bench/ingest.lua" "http://127.0.0.1:$port" -- "$bodies" 2 | grep RESULT)
@@ -101,7 +100,7 @@ run() {
 }
 
 printf '%-22s %10s %8s %8s %10s %8s %6s %s\n' run req/s p50_us p99_us cpu_us/ev peak_MiB non200 check
-# Each connection count runs four servers: the do-nothing baseline; ncsd-nostore, which is
+# Each connection count runs six servers: the do-nothing baseline; ncsd-nostore, which is
 # ncsd with the store's ingest answering at once (HTTP, signature check, parse and ack only);
 # the same with --journal (append + fdatasync, no index: the most any durable design could
 # reach here); the hand-written handler a user would otherwise run (axum + one rusqlite
