@@ -114,6 +114,10 @@ for c in 16 64; do
   j=$(run "journal-c$c" journal "$c"); echo "$j"
   n=$(run "ncsd-c$c" ncsd "$c"); echo "$n"
   python3 -c "b=float('$b'.split()[1]); x=float('$x'.split()[1]); j=float('$j'.split()[1]); n=float('$n'.split()[1]); h=float('$h'.split()[1]); hn=float('$hn'.split()[1]); print(f'ratio ncsd/baseline at {$c} connections: {n/b:.2f} (without storage: {x/b:.2f}; journal append only: {j/b:.2f}; hand-written handler: {h/b:.2f}); ncsd/hand-written: {n/h:.2f} (synced 200s), {n/hn:.2f} (synchronous=NORMAL)')"
+  # For the goals' summary at the end: ratio at 64, p99s, peak memory.
+  nr=$(awk '{print $2}' <<<"$n"); br=$(awk '{print $2}' <<<"$b")
+  declare "ratio$c=$(python3 -c "print(f'{$nr / $br:.2f}')")"
+  declare "p99_$c=$(awk '{print $4}' <<<"$n")" "rss_$c=$(awk '{print $6}' <<<"$n")"
   [ "$c" = 64 ] && empty64=$(awk '{print $2}' <<<"$n")
 done
 
@@ -180,8 +184,25 @@ if [ "${SKIP_LARGE:-0}" != 1 ]; then
   reads "fold on every read" --session-cache-mb 0
   reads "from start-up, first start on this store"
   reads "from start-up, restarted"
-  reads kept
+  kept=$(reads kept); echo "$kept"
   # Ingest on the large store measures its size, not start-up warming competing for the CPU.
   n=$(NCSD_SESSION_CACHE_WARM=false run "ncsd-c64-large" ncsd 64 "$out/large-run.db"); echo "$n"
-  python3 -c "print(f'ingest at 64 connections, large store / empty store: {float(\"$(awk '{print $2}' <<<"$n")\")/float(\"$empty64\"):.2f}')"
+  lr=$(awk '{print $2}' <<<"$n")
+  large=$(python3 -c "print(f'{$lr / $empty64:.2f}')")
+  echo "ingest at 64 connections, large store / empty store: $large"
+  reads_p99=$(sed 's/.*p99_us \([0-9]*\).*/\1/' <<<"$kept")
+fi
+
+# The issue's goals against this run (the machine is shared: rerun before concluding).
+verdict() { if python3 -c "import sys; sys.exit(0 if $1 else 1)"; then echo met; else echo "NOT met"; fi; }
+ms() { python3 -c "print(f'{$1 / 1000:.1f} ms')"; }
+echo
+echo "goals, this run:"
+echo "  ncsd / do-nothing at 64 connections >= 0.6: $ratio64 ($(verdict "$ratio64 >= 0.6"))"
+echo "  ncsd p99 at 16 connections <= 5 ms: $(ms "$p99_16") ($(verdict "$p99_16 <= 5000"))"
+echo "  ncsd p99 at 64 connections <= 10 ms: $(ms "$p99_64") ($(verdict "$p99_64 <= 10000"))"
+echo "  peak RSS under ingest <= 64 MiB: $(( rss_16 > rss_64 ? rss_16 : rss_64 )) MiB ($(verdict "max($rss_16, $rss_64) <= 64"))"
+if [ -n "${reads_p99:-}" ]; then
+  echo "  GET /v1/sessions/{sid} p99 with 1M events <= 5 ms: $(ms "$reads_p99") ($(verdict "$reads_p99 <= 5000"))"
+  echo "  ingest on the 1M-event store within 20% of the empty store: ${large}x ($(verdict "$large >= 0.8"))"
 fi
