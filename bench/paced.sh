@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ingest latency below saturation: ncsd (SQLite, default settings), the do-nothing server and
-# the hand-written handler with every 200 synced (bench/src/bin/handwritten.rs), each driven by wrk at a few set rates (bench/paced.lua: every connection waits before each
-# request) instead of as fast as it can, as NCS traffic arrives. Prints the rate reached and
+# the hand-written handler with every 200 synced (bench/src/bin/handwritten.rs), each driven by
+# wrk at a few set rates (bench/paced.lua: every connection waits before each request) instead
+# of as fast as it can, as NCS traffic arrives. Prints the rate reached and
 # p50/p99/p99.9 for each. The ingest goals of bench/run.sh are at saturation; this shows the
 # latency a delivery sees at the rates a busy deployment sees.
 #

@@ -118,7 +118,7 @@ for c in 16 64; do
   nr=$(awk '{print $2}' <<<"$n"); br=$(awk '{print $2}' <<<"$b")
   declare "ratio$c=$(python3 -c "print(f'{$nr / $br:.2f}')")"
   declare "p99_$c=$(awk '{print $4}' <<<"$n")" "rss_$c=$(awk '{print $6}' <<<"$n")"
-  [ "$c" = 64 ] && empty64=$(awk '{print $2}' <<<"$n")
+  [ "$c" = 64 ] && empty64=$nr
 done
 
 # Live recordings watched while they report (bench/ingest.lua in then-read mode): each POST of
@@ -201,7 +201,8 @@ echo "goals, this run:"
 echo "  ncsd / do-nothing at 64 connections >= 0.6: $ratio64 ($(verdict "$ratio64 >= 0.6"))"
 echo "  ncsd p99 at 16 connections <= 5 ms: $(ms "$p99_16") ($(verdict "$p99_16 <= 5000"))"
 echo "  ncsd p99 at 64 connections <= 10 ms: $(ms "$p99_64") ($(verdict "$p99_64 <= 10000"))"
-echo "  peak RSS under ingest <= 64 MiB: $(( rss_16 > rss_64 ? rss_16 : rss_64 )) MiB ($(verdict "max($rss_16, $rss_64) <= 64"))"
+rss=$(( rss_16 > rss_64 ? rss_16 : rss_64 ))
+echo "  peak RSS under ingest <= 64 MiB: $rss MiB ($(verdict "$rss <= 64"))"
 if [ -n "${reads_p99:-}" ]; then
   echo "  GET /v1/sessions/{sid} p99 with 1M events <= 5 ms: $(ms "$reads_p99") ($(verdict "$reads_p99 <= 5000"))"
   echo "  ingest on the 1M-event store within 20% of the empty store: ${large}x ($(verdict "$large >= 0.8"))"
