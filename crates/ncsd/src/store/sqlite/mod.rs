@@ -5,6 +5,7 @@
 pub mod priority;
 mod reads;
 mod wal;
+mod writeback;
 mod writer;
 mod writes;
 
@@ -128,7 +129,12 @@ impl SqliteStore {
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
         let (notify, _) = broadcast::channel(1024);
         let failing = writer::Failing::default();
-        let restart = wal::RestartWanted::default();
+        let readers = Arc::new(ReadPool {
+            path: path.to_string(),
+            idle: Mutex::new(Vec::new()),
+        });
+        let writeback = writeback::Writeback::spawn(path, Arc::downgrade(&readers))?;
+        let restart = wal::RestartWanted::new(writeback);
         let writer = writer::spawn(
             conn,
             notify.clone(),
@@ -136,10 +142,6 @@ impl SqliteStore {
             restart.clone(),
             opts.writer_nice,
         );
-        let readers = Arc::new(ReadPool {
-            path: path.to_string(),
-            idle: Mutex::new(Vec::new()),
-        });
         // The checkpointer has its own connection, so the writer's commits never pay for
         // copying the WAL (SQLite's automatic checkpoint runs inside the committing call).
         let checkpoint_conn = open_conn(path)?;

@@ -19,6 +19,8 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use super::writeback::Writeback;
+
 /// WAL size (in 4 KiB frames, so 256 MiB) at which the writer is asked to catch up. Each
 /// catch-up holds ingest for the database file's fsync (2 to 30 ms here), so it should come
 /// rarely: at full load this is one every few seconds, which keeps it out of the p99 (a 16 MiB
@@ -31,17 +33,21 @@ const CATCH_UP_FRAMES: i64 = 512;
 const INTERVAL: Duration = Duration::from_millis(100);
 
 /// Set by the background checkpointer, taken by the writer.
-#[derive(Clone, Default)]
-pub struct RestartWanted(Arc<AtomicBool>);
+#[derive(Clone)]
+pub struct RestartWanted(Arc<AtomicBool>, Arc<Writeback>);
 
 impl RestartWanted {
     /// Called by the writer between batches: finishes the checkpoint when one was asked for.
+    pub fn new(writeback: Arc<Writeback>) -> Self {
+        Self(Arc::default(), writeback)
+    }
+
     pub fn catch_up(&self, conn: &Connection) {
         if !self.0.swap(false, Ordering::AcqRel) {
             return;
         }
         let started = std::time::Instant::now();
-        match checkpoint(conn) {
+        match checkpoint(conn, &self.1) {
             // Busy: the background thread holds the checkpoint lock; ask again next time.
             Ok((true, _, _)) => self.0.store(true, Ordering::Release),
             // done < log: a reader still uses older frames, so the WAL cannot start over yet;
@@ -57,8 +63,10 @@ impl RestartWanted {
     }
 }
 
-/// PASSIVE checkpoint: (busy, frames in the WAL, frames copied).
-fn checkpoint(conn: &Connection) -> rusqlite::Result<(bool, i64, i64)> {
+/// PASSIVE checkpoint: (busy, frames in the WAL, frames copied). Its pages are written out
+/// while it copies them (`writeback`).
+fn checkpoint(conn: &Connection, writeback: &Writeback) -> rusqlite::Result<(bool, i64, i64)> {
+    let _copying = writeback.copying();
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
         Ok((r.get::<_, i64>(0)? != 0, r.get(1)?, r.get(2)?))
     })
@@ -84,7 +92,7 @@ pub fn spawn_checkpointer<T: Send + Sync + 'static>(
                     return;
                 }
                 pause = INTERVAL;
-                let log = match checkpoint(&conn) {
+                let log = match checkpoint(&conn, &wanted.1) {
                     Ok((_, log, _)) => log,
                     Err(e) => {
                         tracing::warn!(error = %e, "WAL checkpoint failed");
