@@ -10,8 +10,9 @@
 //! pass, and the closing sync finds little left. Durability is unchanged: SQLite still syncs
 //! the file before the WAL may start over; this only moves when the bytes travel.
 //!
-//! Measured (six alternating pairs of 6 s runs): p99 at 64 connections 7.6–7.9 ms against
-//! 12.2–15.9 ms, at 16 connections 3.1–3.8 ms against 4.6–5.7 ms, throughput unchanged.
+//! Measured in alternating 6 s runs (README, "Where the ingest tail comes from"): p99 at 64
+//! connections 7.4–10.2 ms against 11.7–15.9 ms, at 16 connections 3.1–4.2 ms (one run 9.3)
+//! against 4.6–5.8 ms; throughput within the noise.
 
 use std::fs::File;
 use std::sync::{Arc, Condvar, Mutex, Weak};
