@@ -9,10 +9,13 @@
 # target/release), or `VAR=value` settings passed to target/release/ncsd ("-" for none).
 #   bench/ab.sh 3 64 /tmp/old/target/release target/release
 #   DURATION=8 bench/ab.sh 4 16 - "NCSD_LOG=warn"
+# FROM=FILE starts each run on a copy of that SQLite store instead of an empty one; ENV="VAR=value
+# ..." is passed to both sides:
+#   FROM=bench/out/large-typed-closed.db ENV=NCSD_SESSION_CACHE_WARM=false bench/ab.sh 3 64 OLD NEW
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-[ $# -eq 4 ] || { sed -n 2,11p "$0" >&2; exit 2; }
+[ $# -eq 4 ] || { sed -n 2,14p "$0" >&2; exit 2; }
 rounds=$1 conns=$2
 DURATION=${DURATION:-6}
 out=${OUT:-$root/bench/out}
@@ -25,8 +28,14 @@ hz=$(getconf CLK_TCK)
 one() {
   local variant=$1 bin=$root/target/release envs=()
   if [ -d "$variant" ]; then bin=$variant; elif [ "$variant" != - ]; then read -ra envs <<<"$variant"; fi
+  if [ -n "${ENV:-}" ]; then local more; read -ra more <<<"$ENV"; envs+=("${more[@]}"); fi
   local db=$out/ab.db
   rm -f "$db" "$db-wal" "$db-shm"
+  if [ -n "${FROM:-}" ]; then
+    for f in "$FROM" "$FROM-wal"; do if [ -f "$f" ]; then cp "$f" "$db${f#"$FROM"}"; fi; done
+  fi
+  # Let the disk settle: the deleted store is discarded, the copy written back.
+  sync; sleep 2
   sync; sleep 2
   env "${envs[@]}" NCSD_LOG=warn "$bin/ncsd" serve --listen "127.0.0.1:$port" --database "sqlite://$db" --secret bench-secret &
   local pid=$!
