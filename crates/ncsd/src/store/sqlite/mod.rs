@@ -133,7 +133,7 @@ impl SqliteStore {
             path: path.to_string(),
             idle: Mutex::new(Vec::new()),
         });
-        let writeback = writeback::Writeback::spawn(path, Arc::downgrade(&readers))?;
+        let writeback = writeback::Writeback::spawn(path, Arc::downgrade(&readers));
         let restart = wal::RestartWanted::new(writeback);
         let writer = writer::spawn(
             conn,

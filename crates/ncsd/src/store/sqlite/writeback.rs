@@ -36,19 +36,25 @@ pub struct Copying<'a>(&'a Writeback);
 
 impl Writeback {
     /// Starts the thread that nudges writeback of the database file at `path` while a
-    /// checkpoint runs; it ends once `alive` no longer upgrades (the store is gone).
-    pub fn spawn<T: Send + Sync + 'static>(
-        path: &str,
-        alive: Weak<T>,
-    ) -> std::io::Result<Arc<Self>> {
-        // Read-only is enough: writeback is per file, not per descriptor.
-        let file = File::open(path)?;
+    /// checkpoint runs; it ends once `alive` no longer upgrades (the store is gone). Without
+    /// the thread (the file cannot be opened again, no thread can start) checkpoints work as
+    /// they did before it: this only logs.
+    pub fn spawn<T: Send + Sync + 'static>(path: &str, alive: Weak<T>) -> Arc<Self> {
         let this = Arc::new(Self::default());
-        let shared = Arc::clone(&this);
-        std::thread::Builder::new()
-            .name("ncsd-sqlite-writeback".into())
-            .spawn(move || shared.run(&file, &alive))?;
-        Ok(this)
+        // Read-only is enough: writeback is per file, not per descriptor.
+        let started = File::open(path).and_then(|file| {
+            let shared = Arc::clone(&this);
+            std::thread::Builder::new()
+                .name("ncsd-sqlite-writeback".into())
+                .spawn(move || shared.run(&file, &alive))
+        });
+        if let Err(e) = started {
+            tracing::warn!(
+                error = %e,
+                "checkpoint writeback is off: each checkpoint's pages go to disk at its end"
+            );
+        }
+        this
     }
 
     /// Marks a checkpoint as running until the guard drops.
@@ -134,6 +140,19 @@ mod tests {
     }
 
     #[test]
+    fn a_file_that_cannot_be_opened_leaves_checkpoints_working_without_the_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let alive = Arc::new(());
+        let wb = Writeback::spawn(
+            dir.path().join("missing").to_str().unwrap(),
+            Arc::downgrade(&alive),
+        );
+        assert_eq!(Arc::strong_count(&wb), 1, "no thread holds it");
+        drop(wb.copying());
+        assert!(!wb.busy());
+    }
+
+    #[test]
     fn the_thread_is_busy_exactly_while_a_checkpoint_holds_its_guard() {
         let wb = Writeback::default();
         assert!(!wb.busy());
@@ -151,7 +170,7 @@ mod tests {
         let path = dir.path().join("db");
         File::create(&path).unwrap();
         let alive = Arc::new(());
-        let wb = Writeback::spawn(path.to_str().unwrap(), Arc::downgrade(&alive)).unwrap();
+        let wb = Writeback::spawn(path.to_str().unwrap(), Arc::downgrade(&alive));
         drop(wb.copying());
         drop(alive);
         // The thread holds the only other reference; it drops it when it returns.
