@@ -85,9 +85,6 @@ impl Drop for PgStore {
     }
 }
 
-/// Apply the embedded migrations on a connection of their own: sqlx's migrator holds a
-/// session-level advisory lock while it works, and closing the connection releases it even if
-/// a migration fails half-way (a pooled connection would keep it).
 /// The writer's connection. Its statements take arrays (`= ANY($1)`, `UNNEST`), and PostgreSQL
 /// switches a prepared statement to a generic plan after five runs, planned for the tables as
 /// they were then: on a new database, empty, so a sequential scan, kept while the tables grow.
@@ -98,6 +95,9 @@ fn writer_options(options: PgConnectOptions) -> PgConnectOptions {
     options.options([("plan_cache_mode", "force_custom_plan")])
 }
 
+/// Apply the embedded migrations on a connection of their own: sqlx's migrator holds a
+/// session-level advisory lock while it works, and closing the connection releases it even if
+/// a migration fails half-way (a pooled connection would keep it).
 async fn migrate(options: &PgConnectOptions) -> anyhow::Result<()> {
     let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, options.connect())
         .await

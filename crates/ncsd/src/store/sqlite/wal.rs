@@ -32,24 +32,30 @@ const CATCH_UP_FRAMES: i64 = 512;
 /// How often the background thread copies frames while the WAL is small.
 const INTERVAL: Duration = Duration::from_millis(100);
 
-/// Set by the background checkpointer, taken by the writer.
+/// Set by the background checkpointer, taken by the writer; both checkpoint with `writeback`.
 #[derive(Clone)]
-pub struct RestartWanted(Arc<AtomicBool>, Arc<Writeback>);
+pub struct RestartWanted {
+    wanted: Arc<AtomicBool>,
+    writeback: Arc<Writeback>,
+}
 
 impl RestartWanted {
-    /// Called by the writer between batches: finishes the checkpoint when one was asked for.
     pub fn new(writeback: Arc<Writeback>) -> Self {
-        Self(Arc::default(), writeback)
+        Self {
+            wanted: Arc::default(),
+            writeback,
+        }
     }
 
+    /// Called by the writer between batches: finishes the checkpoint when one was asked for.
     pub fn catch_up(&self, conn: &Connection) {
-        if !self.0.swap(false, Ordering::AcqRel) {
+        if !self.wanted.swap(false, Ordering::AcqRel) {
             return;
         }
         let started = std::time::Instant::now();
-        match checkpoint(conn, &self.1) {
+        match checkpoint(conn, &self.writeback) {
             // Busy: the background thread holds the checkpoint lock; ask again next time.
-            Ok((true, _, _)) => self.0.store(true, Ordering::Release),
+            Ok((true, _, _)) => self.wanted.store(true, Ordering::Release),
             // done < log: a reader still uses older frames, so the WAL cannot start over yet;
             // the background thread will ask again.
             Ok((false, log, done)) => tracing::debug!(
@@ -79,7 +85,7 @@ fn checkpoint(conn: &Connection, writeback: &Writeback) -> rusqlite::Result<(boo
 pub fn spawn_checkpointer<T: Send + Sync + 'static>(
     conn: Connection,
     alive: Weak<T>,
-    wanted: RestartWanted,
+    restart: RestartWanted,
 ) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("ncsd-sqlite-checkpoint".into())
@@ -92,7 +98,7 @@ pub fn spawn_checkpointer<T: Send + Sync + 'static>(
                     return;
                 }
                 pause = INTERVAL;
-                let log = match checkpoint(&conn, &wanted.1) {
+                let log = match checkpoint(&conn, &restart.writeback) {
                     Ok((_, log, _)) => log,
                     Err(e) => {
                         tracing::warn!(error = %e, "WAL checkpoint failed");
@@ -102,13 +108,13 @@ pub fn spawn_checkpointer<T: Send + Sync + 'static>(
                 // A smaller WAL than last time means it was started over since.
                 let appended = if log >= last_log { log - last_log } else { log };
                 last_log = log;
-                if log < RESTART_FRAMES || wanted.0.load(Ordering::Acquire) {
+                if log < RESTART_FRAMES || restart.wanted.load(Ordering::Acquire) {
                     continue;
                 }
                 // Past twice the mark the background copy is not converging (ingest outpaces
                 // it): ask anyway, for a longer pause, rather than let the WAL grow without bound.
                 if appended <= CATCH_UP_FRAMES || log >= 2 * RESTART_FRAMES {
-                    wanted.0.store(true, Ordering::Release);
+                    restart.wanted.store(true, Ordering::Release);
                 } else {
                     pause = Duration::from_millis(1);
                 }

@@ -86,9 +86,10 @@ impl Writeback {
             while self.busy() {
                 std::thread::sleep(NUDGE);
                 if let Err(e) = start_writeback(file) {
-                    // Not fatal: the checkpoint's own sync still writes everything.
-                    tracing::debug!(error = %e, "sync_file_range failed");
-                    break;
+                    // Not fatal, and it would fail again (the file system refuses the call):
+                    // the checkpoints' own syncs still write everything.
+                    tracing::warn!(error = %e, "checkpoint writeback stops: sync_file_range failed");
+                    return;
                 }
             }
         }
@@ -108,8 +109,8 @@ impl Drop for Copying<'_> {
 fn start_writeback(file: &File) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     // SAFETY: sync_file_range takes a descriptor and integers only; the descriptor belongs to
-    // `file`, which is borrowed, so it stays open for the call. No wrapper crate we use
-    // (rustix, nix) exposes this call.
+    // `file`, which is borrowed, so it stays open for the call. Neither rustix nor nix wraps
+    // this call.
     let rc = unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
     if rc == 0 {
         Ok(())
@@ -153,7 +154,7 @@ mod tests {
     }
 
     #[test]
-    fn the_thread_is_busy_exactly_while_a_checkpoint_holds_its_guard() {
+    fn checkpoints_count_as_running_exactly_while_their_guards_live() {
         let wb = Writeback::default();
         assert!(!wb.busy());
         let a = wb.copying();
