@@ -44,8 +44,10 @@ impl Writeback {
         // Read-only is enough: writeback is per file, not per descriptor.
         let started = File::open(path).and_then(|file| {
             let shared = Arc::clone(&this);
+            // Not "ncsd-sqlite-…": a thread's name is cut to 15 bytes in /proc, where the
+            // writer's reads "ncsd-sqlite-wri" (bench/threads.sh tells threads apart by it).
             std::thread::Builder::new()
-                .name("ncsd-sqlite-writeback".into())
+                .name("ncsd-writeback".into())
                 .spawn(move || shared.run(&file, &alive))
         });
         if let Err(e) = started {
