@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Where ncsd's CPU goes, thread by thread: one ingest run (SQLite, default settings) driven by
 # wrk as in run.sh, then per thread kind (tokio workers, SQLite writer, checkpointer, writeback)
-# the CPU time, bytes and write syscalls, and voluntary context switches per acknowledged event, read
-# from /proc/<pid>/task/*/{stat,io,status} before and after.
+# the CPU time, bytes and write syscalls, and voluntary context switches per acknowledged event,
+# read from /proc/<pid>/task/*/{stat,io,status} before and after.
 #
 #   bench/threads.sh                  # 64 connections, 8 s, database under bench/out
 #   CONNS=16 DURATION=5 bench/threads.sh

@@ -73,12 +73,12 @@ impl Writeback {
     fn run<T>(&self, file: &File, alive: &Weak<T>) {
         loop {
             {
-                let idle = self.copying.lock().unwrap_or_else(|e| e.into_inner());
-                let (idle, _) = self
+                let running = self.copying.lock().unwrap_or_else(|e| e.into_inner());
+                let (running, _) = self
                     .started
-                    .wait_timeout_while(idle, IDLE_CHECK, |n| *n == 0)
+                    .wait_timeout_while(running, IDLE_CHECK, |n| *n == 0)
                     .unwrap_or_else(|e| e.into_inner());
-                if *idle == 0 {
+                if *running == 0 {
                     if alive.upgrade().is_none() {
                         return;
                     }
