@@ -70,7 +70,7 @@ const QUEUE: usize = 4096;
 /// most `ROUND` per pause (640 a second). The writes come in one burst per pause because what
 /// the reads pay grows with the bursts, not with the answers (likely the background checkpoint
 /// pass after each, and each reader finding the database changed): the same 640 answers a
-/// second written as 64 every 100 ms had doubled the reads' p99 (README, Performance).
+/// second written as 64 every 100 ms had doubled the reads' p99 (docs/performance.md).
 const PAUSE: std::time::Duration = std::time::Duration::from_millis(1600);
 
 /// Queues finished sessions' answers for the store.

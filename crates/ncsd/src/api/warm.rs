@@ -1,7 +1,7 @@
 //! Keeping the session cache warm (`--session-cache-warm`, on by default).
 //!
 //! A session read that finds no current kept state folds all the session's events: about 8
-//! times the cost of a kept one (README, Performance). That happens to every session after a
+//! times the cost of a kept one (docs/performance.md). That happens to every session after a
 //! restart (the cache starts empty) and to every session that received events since it was
 //! last read. The sessions read first are, on a dashboard, the most recently active ones; so
 //! ncsd folds those into the cache in the background, newest first: at start-up, and again
@@ -14,7 +14,7 @@
 //! one CPU from the requests that arrive meanwhile. The pauses come once the work owed passes
 //! `PAUSE`, not after each session: a finished recording whose answer is kept in the store
 //! costs a tenth of a millisecond, and a pause per session (a timer sleeps at least 1 ms)
-//! made warming 10,000 of them take 21–24 s instead of a few (README, Performance).
+//! made warming 10,000 of them take 21–24 s instead of a few (docs/performance.md).
 
 use std::time::{Duration, Instant};
 

@@ -29,7 +29,7 @@ const MAX_IDLE_READERS: usize = 16;
 /// every running query finds a warm connection). Queries are CPU work on memory-mapped pages;
 /// more of them at once than there are CPUs only time-slice each other. Unbounded, 16 clients
 /// reading sessions grew the blocking pool to ~45 threads, each keeping freed memory in its own
-/// allocator heap: 120 MiB of anonymous memory with no session kept (README, Performance).
+/// allocator heap: 120 MiB of anonymous memory with no session kept (docs/performance.md).
 pub fn max_running_queries() -> usize {
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
     (2 * cpus).clamp(4, MAX_IDLE_READERS)

@@ -4,7 +4,7 @@
 //! writer waiting in the run queue holds up every request in flight at once, while a request
 //! thread waiting holds up only its own requests; so the writer alone gets a lower nice value.
 //! Measured on 2 busy cores at 64 connections: nice -5 gave 7–19% more deliveries per second
-//! than 0, and -10 (the default) another ~14% (README, Performance).
+//! than 0, and -10 (the default) another ~14% (docs/performance.md).
 
 /// Give the calling thread this nice value (0 leaves it alone). Lowering it below the
 /// process's needs CAP_SYS_NICE (or root); without that the thread keeps its priority, which is

@@ -3,16 +3,17 @@
 //! A checkpoint copies WAL frames into the database file (megabytes per background pass under
 //! full ingest) and then `fdatasync`s the file. Left alone, the kernel keeps those pages dirty
 //! until that sync, which then sends them all to the disk in one burst; the commits whose WAL
-//! sync lands in that burst wait behind it, and they were the ingest tail (README, "Where the
-//! ingest tail comes from"). So while a checkpoint runs, a thread asks the kernel every few
-//! milliseconds to start writing the file's dirty pages (`sync_file_range` with
-//! `SYNC_FILE_RANGE_WRITE`: start, do not wait). The same pages reach the disk, spread over the
-//! pass, and the closing sync finds little left. Durability is unchanged: SQLite still syncs
-//! the file before the WAL may start over; this only moves when the bytes travel.
+//! sync lands in that burst wait behind it, and they were the ingest tail
+//! (docs/performance.md, "Where the ingest tail comes from"). So while a checkpoint runs, a
+//! thread asks the kernel every few milliseconds to start writing the file's dirty pages
+//! (`sync_file_range` with `SYNC_FILE_RANGE_WRITE`: start, do not wait). The same pages reach
+//! the disk, spread over the pass, and the closing sync finds little left. Durability is
+//! unchanged: SQLite still syncs the file before the WAL may start over; this only moves when
+//! the bytes travel.
 //!
-//! Measured in alternating 6 s runs (README, "Where the ingest tail comes from"): p99 at 64
-//! connections 7.4–10.2 ms against 11.7–15.9 ms, at 16 connections 3.1–4.2 ms (one run 9.3)
-//! against 4.6–5.8 ms; throughput within the noise.
+//! Measured in alternating 6 s runs (same section): p99 at 64 connections 7.4–10.2 ms against
+//! 11.7–15.9 ms, at 16 connections 3.1–4.2 ms (one run 9.3) against 4.6–5.8 ms; throughput
+//! within the noise.
 
 use std::fs::File;
 use std::sync::{Arc, Condvar, Mutex, Weak};
