@@ -15,10 +15,12 @@ pub struct ServeConfig {
 
     /// Storage URL: `sqlite://PATH` (embedded, the default) or `postgres://...` (shared by
     /// several instances).
+    /// The variable's value is never shown in `--help`: a PostgreSQL URL may hold a password.
     #[arg(
         long = "database",
         env = "NCSD_DATABASE_URL",
-        default_value = "sqlite://ncsd.db"
+        default_value = "sqlite://ncsd.db",
+        hide_env_values = true
     )]
     pub database_url: String,
 
@@ -32,8 +34,8 @@ pub struct ServeConfig {
     )]
     pub secrets: Vec<SecretArg>,
 
-    /// Accept deliveries without a signature when no secret is configured (testing only: anyone
-    /// who can reach the port can then inject events).
+    /// Accept deliveries without a signature (local testing only: anyone who can reach the port
+    /// can then inject events). Refused together with a secret, and on a non-loopback --listen.
     #[arg(long, env = "NCSD_ALLOW_UNSIGNED")]
     pub allow_unsigned: bool,
 
@@ -41,7 +43,8 @@ pub struct ServeConfig {
     #[arg(long, env = "NCSD_PATH", default_value = "/ncs")]
     pub path: String,
 
-    /// PEM certificate chain for built-in HTTPS (Agora only delivers to HTTPS endpoints).
+    /// PEM certificate chain for built-in HTTPS (Agora only delivers to HTTPS endpoints), on
+    /// --listen and --api-listen alike. Read again, with the key, on SIGHUP.
     #[arg(long, env = "NCSD_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
 
@@ -53,7 +56,7 @@ pub struct ServeConfig {
     #[arg(long, env = "NCSD_MAX_BODY", default_value_t = 1024 * 1024)]
     pub max_body: usize,
 
-    /// Bearer token required on /v1/* (ingest never needs it).
+    /// Bearer token required on /v1/* (ingest never needs it); at least 16 characters.
     #[arg(long, env = "NCSD_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<SecretArg>,
 
@@ -116,6 +119,9 @@ pub struct ServeConfig {
     pub retain: Option<std::time::Duration>,
 }
 
+/// Shortest API token accepted: a short one can be guessed over the network.
+pub const MIN_API_TOKEN_CHARS: usize = 16;
+
 /// A network (`10.0.0.0/8`) or a single address (`203.0.113.7`).
 pub fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
     let s = s.trim();
@@ -169,6 +175,31 @@ impl ServeConfig {
 
     /// Start-up checks that need more than one flag; each message says how to fix it.
     pub fn validate(&self) -> Result<(), String> {
+        if self.allow_unsigned && !self.secrets.is_empty() {
+            return Err(
+                "--allow-unsigned (NCSD_ALLOW_UNSIGNED) is set together with a secret: unsigned \
+                 deliveries would bypass the secret. Remove --allow-unsigned (or unset \
+                 NCSD_ALLOW_UNSIGNED); with a secret every delivery must be signed"
+                    .into(),
+            );
+        }
+        if self.allow_unsigned && !self.listen.ip().is_loopback() {
+            return Err(format!(
+                "--allow-unsigned is for local testing only, but --listen {} is not a loopback \
+                 address: anyone who reaches it could inject events. Listen on 127.0.0.1, or \
+                 configure --secret",
+                self.listen
+            ));
+        }
+        if let Some(token) = &self.api_token {
+            let n = token.0.expose().chars().count();
+            if n < MIN_API_TOKEN_CHARS {
+                return Err(format!(
+                    "--api-token (NCSD_API_TOKEN) is {n} characters long; use at least \
+                     {MIN_API_TOKEN_CHARS} (e.g. `openssl rand -hex 24`)"
+                ));
+            }
+        }
         if self.secrets.is_empty() && !self.allow_unsigned {
             return Err(
                 "no NCS secret configured: pass --secret (or NCSD_SECRET) with the secret \

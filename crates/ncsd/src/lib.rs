@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod ingest;
+pub mod ratelog;
 pub mod retention;
 pub mod server;
 pub mod session;

@@ -50,7 +50,7 @@ fn explain_decodes_codes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_session_and_events_read_the_api() {
-    let srv = start(&["--api-token", "t0k"]).await;
+    let srv = start(&["--api-token", "t0k-0123456789abcdef"]).await;
     for (seq, t) in [(0, 40), (1, 30), (4, 41)] {
         assert_eq!(
             srv.post(&cr_body(
@@ -74,7 +74,7 @@ async fn sessions_session_and_events_read_the_api() {
                 "--url".to_string(),
                 base,
                 "--api-token".into(),
-                "t0k".into(),
+                "t0k-0123456789abcdef".into(),
             ]);
             let refs: Vec<&str> = all.iter().map(String::as_str).collect();
             ncsd(&refs)

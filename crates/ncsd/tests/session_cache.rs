@@ -86,6 +86,7 @@ fn with_cache(store: &ncsd::store::DynStore, bytes: usize) -> (AppState, Router)
         shutdown: CancellationToken::new(),
         session_cache: Arc::new(SessionCache::new(bytes)),
         keeper: None,
+        auth_failures: Arc::new(ncsd::ratelog::RateLog::per_minute()),
     };
     (st.clone(), ncsd::api::router(st))
 }

@@ -12,9 +12,10 @@ pub mod stream;
 pub mod view;
 pub mod warm;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -35,6 +36,8 @@ pub struct AppState {
     pub session_cache: Arc<session_cache::SessionCache>,
     /// Keeps finished sessions' answers in the database (None: folds are not kept there).
     pub keeper: Option<kept_states::Keeper>,
+    /// Failed token attempts are logged once a minute per client address.
+    pub auth_failures: Arc<crate::ratelog::RateLog>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -53,38 +56,113 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health))
         .nest("/v1", v1)
+        .layer(middleware::from_fn(private_answers))
         .with_state(state)
 }
 
-async fn health(State(st): State<AppState>) -> Response {
-    match st.store.health().await {
-        Ok(()) => Json(json!({"status": "ok", "database": st.store.backend()})).into_response(),
-        Err(e) => (
+/// API answers hold stored events: never cached by a browser or a proxy, never sniffed into
+/// another content type.
+async fn private_answers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    res
+}
+
+/// `ok` or `unavailable` for anyone (load balancers, probes); the backend and the cause only
+/// for a client holding the API token (or to all when the API has none).
+async fn health(State(st): State<AppState>, req: Request) -> Response {
+    let detailed = match &st.api_token {
+        None => true,
+        Some(expected) => matches!(token_check(&req, expected), TokenCheck::Valid),
+    };
+    let result = st.store.health().await;
+    let (status, body) = match (result, detailed) {
+        (Ok(()), true) => (
+            StatusCode::OK,
+            json!({"status": "ok", "database": st.store.backend()}),
+        ),
+        (Ok(()), false) => (StatusCode::OK, json!({"status": "ok"})),
+        (Err(e), true) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(
-                json!({"status": "unavailable", "error": format!("database does not answer: {e}")}),
-            ),
-        )
-            .into_response(),
+            json!({"status": "unavailable", "error": format!("database does not answer: {e}")}),
+        ),
+        (Err(e), false) => {
+            tracing::warn!(error = %e, "health check: database does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"status": "unavailable"}),
+            )
+        }
+    };
+    (status, Json(body)).into_response()
+}
+
+enum TokenCheck {
+    Valid,
+    Wrong,
+    Missing,
+}
+
+/// `Authorization: Bearer <token>`, the scheme matched in any case (RFC 7235), compared in
+/// constant time.
+fn token_check(req: &Request, expected: &str) -> TokenCheck {
+    let Some(value) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return TokenCheck::Missing;
+    };
+    let value = value.trim_start();
+    let given = match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ => return TokenCheck::Wrong,
+    };
+    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+        TokenCheck::Valid
+    } else {
+        TokenCheck::Wrong
     }
+}
+
+fn client_ip(req: &Request) -> Option<std::net::IpAddr> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
 }
 
 async fn require_token(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let Some(expected) = &st.api_token else {
         return next.run(req).await;
     };
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match given {
-        Some(t) if bool::from(t.as_bytes().ct_eq(expected.as_bytes())) => next.run(req).await,
-        Some(_) => {
+    let check = token_check(&req, expected);
+    if !matches!(check, TokenCheck::Valid) {
+        let ip = client_ip(&req);
+        if let Some(held) = st.auth_failures.admit(ip) {
+            let client = ip.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+            tracing::warn!(
+                %client,
+                path = req.uri().path(),
+                missing = matches!(check, TokenCheck::Missing),
+                earlier_failures_not_logged = held,
+                "API request refused: wrong or missing token"
+            );
+        }
+    }
+    match check {
+        TokenCheck::Valid => next.run(req).await,
+        TokenCheck::Wrong => {
             ApiError::new(StatusCode::UNAUTHORIZED, "API token does not match").into_response()
         }
-        None => {
+        TokenCheck::Missing => {
             let mut res = ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "this API needs `Authorization: Bearer <token>` (the --api-token value)",

@@ -38,6 +38,8 @@ pub async fn list(
                 "id": i.id,
                 "received_at_ms": i.received_at_ms,
                 "reason": i.reason,
+                "deliveries": i.deliveries,
+                "last_received_at_ms": i.last_received_at_ms.unwrap_or(i.received_at_ms),
                 "body": String::from_utf8_lossy(&i.body),
                 "body_hex": if std::str::from_utf8(&i.body).is_err() { Some(hex::encode(&i.body)) } else { None },
                 "headers": serde_json::from_str::<Value>(&i.headers).unwrap_or(Value::Null),

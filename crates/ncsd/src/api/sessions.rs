@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::view::{event_json, stored_event};
 use super::{kept_states, params, session_cache, AppState};
 use crate::error::{ApiError, ApiResult};
-use crate::session::{distinct_ordered, Folding, StoredEvent};
+use crate::session::{display_key, distinct_ordered, Folding, StoredEvent};
 use crate::store::{DynStore, SessionQuery, SessionRow, StoreResult};
 use crate::summary;
 
@@ -134,29 +134,107 @@ fn json_response(json: Bytes) -> Response {
         .into_response()
 }
 
-/// The session's distinct events (copies left out) in sequence order.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SessionEventsParams {
+    /// Events per page, 1 to 1000 (default 1000).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+    /// Resume after this position: the `next` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The session's distinct events (copies left out) in sequence order, a page at a time.
 #[utoipa::path(get, path = "/v1/sessions/{sid}/events", tag = "sessions",
-    params(("sid" = String, Path, description = "Recording sid")),
-    responses((status = 200, description = "`{sid, events: [...]}`", body = Object),
+    params(("sid" = String, Path, description = "Recording sid"), SessionEventsParams),
+    responses((status = 200, description = "`{sid, events: [...], next}`; `next` is null on the last page", body = Object),
+              (status = 400, description = "Invalid query", body = super::openapi::ErrorBody),
               (status = 404, description = "Unknown sid", body = super::openapi::ErrorBody)))]
 pub async fn events(
     State(st): State<AppState>,
     sid: Result<Path<String>, PathRejection>,
+    q: Result<Query<SessionEventsParams>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let sid = params::path(sid)?;
+    let p = params::query(q)?;
+    let limit = match p.limit {
+        None => params::MAX_LIMIT,
+        some => params::limit(some)?,
+    } as usize;
+    let after = p.cursor.as_deref().map(page_cursor::parse).transpose()?;
     let records = st.store.session_events(&sid).await?;
     if records.is_empty() {
         return Err(unknown_session(&sid));
     }
     let stored: Vec<StoredEvent> = records.iter().filter_map(stored_event).collect();
     let distinct = distinct_ordered(&stored);
+    let start = match &after {
+        Some(key) => distinct.partition_point(|e| display_key(e) <= key.as_key()),
+        None => 0,
+    };
+    let page = &distinct[start..(start + limit).min(distinct.len())];
+    let next = (start + page.len() < distinct.len())
+        .then(|| page.last().map(|e| page_cursor::format(e)))
+        .flatten();
     let by_id: std::collections::HashMap<&str, &crate::store::EventRecord> =
         records.iter().map(|r| (r.notice_id.as_str(), r)).collect();
-    let events: Vec<Value> = distinct
+    let events: Vec<Value> = page
         .iter()
         .filter_map(|e| by_id.get(e.notice_id.as_str()).map(|r| event_json(r)))
         .collect();
-    Ok(Json(json!({ "sid": sid, "events": events })))
+    Ok(Json(json!({ "sid": sid, "events": events, "next": next })))
+}
+
+/// The session events cursor: the last event's place in the list, as
+/// `<sequence>~<sendts>~<noticeId>` (`-` for a missing number).
+mod page_cursor {
+    use crate::error::{ApiError, ApiResult};
+    use crate::session::{display_key, DisplayKey, StoredEvent};
+
+    pub struct Key {
+        sequence: Option<i64>,
+        sendts: Option<i64>,
+        notice_id: String,
+    }
+
+    impl Key {
+        pub fn as_key(&self) -> DisplayKey<'_> {
+            let last_if_none = |v: Option<i64>| (v.is_none(), v);
+            (
+                last_if_none(self.sequence),
+                last_if_none(self.sendts),
+                self.notice_id.as_str(),
+            )
+        }
+    }
+
+    pub fn format(e: &StoredEvent) -> String {
+        let ((_, seq), (_, ts), id) = display_key(e);
+        let n = |v: Option<i64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
+        format!("{}~{}~{}", n(seq), n(ts), id)
+    }
+
+    pub fn parse(s: &str) -> ApiResult<Key> {
+        let bad = || {
+            ApiError::bad_request(format!(
+                "cursor {s:?} is not one this endpoint gave (use the `next` of the previous page)"
+            ))
+        };
+        let mut parts = s.splitn(3, '~');
+        let mut num = || -> ApiResult<Option<i64>> {
+            match parts.next().ok_or_else(bad)? {
+                "-" => Ok(None),
+                v => v.parse().map(Some).map_err(|_| bad()),
+            }
+        };
+        let (sequence, sendts) = (num()?, num()?);
+        let notice_id = parts.next().ok_or_else(bad)?.to_string();
+        Ok(Key {
+            sequence,
+            sendts,
+            notice_id,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -121,10 +121,22 @@ pub struct SessionArgs {
 
 pub async fn session(a: SessionArgs) -> anyhow::Result<ExitCode> {
     let state = a.api.get(&format!("/v1/sessions/{}", enc(&a.sid))).await?;
-    let events = a
-        .api
-        .get(&format!("/v1/sessions/{}/events", enc(&a.sid)))
-        .await?;
+    // Every page of the session's events.
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/v1/sessions/{}/events", enc(&a.sid));
+        if let Some(c) = &cursor {
+            path.push_str(&format!("?cursor={}", enc(c)));
+        }
+        let page = a.api.get(&path).await?;
+        all.extend(page["events"].as_array().cloned().unwrap_or_default());
+        match page["next"].as_str() {
+            Some(n) => cursor = Some(n.to_string()),
+            None => break,
+        }
+    }
+    let events = serde_json::json!({ "events": all });
     if a.api.json {
         println!(
             "{}",

@@ -13,11 +13,26 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<ExitCode> {
         eprintln!("error: {msg}");
         return Ok(ExitCode::from(2));
     }
-    if cfg.secrets.is_empty() {
-        tracing::warn!("no secret configured: accepting UNSIGNED deliveries (--allow-unsigned)");
+    if cfg.allow_unsigned {
+        tracing::warn!(
+            "--allow-unsigned is on: accepting UNSIGNED deliveries from anyone who reaches {} \
+             (local testing only)",
+            cfg.listen
+        );
+    }
+    // A bad certificate or key refuses the start before the store is opened or a port announced.
+    if let (Some(c), Some(k)) = (&cfg.tls_cert, &cfg.tls_key) {
+        if let Err(e) = crate::server::tls::Certificate::load(c, k) {
+            eprintln!("error: {e:#}");
+            return Ok(ExitCode::from(2));
+        }
     }
     let opts = crate::store::Options {
         writer_nice: cfg.writer_nice,
+        // A little past the request deadline, so the deadline answers first.
+        read_timeout: Some(std::time::Duration::from_millis(
+            cfg.request_timeout_ms.saturating_add(500),
+        )),
     };
     let store = crate::store::open_with(&cfg.database_url, &opts).await?;
     let main = TcpListener::bind(cfg.listen)
@@ -43,7 +58,7 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<ExitCode> {
         store.backend()
     );
     if let Some(a) = &api {
-        tracing::info!("API on http://{}/v1", a.local_addr()?);
+        tracing::info!("API on {scheme}://{}/v1", a.local_addr()?);
     }
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));

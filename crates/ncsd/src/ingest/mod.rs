@@ -28,6 +28,19 @@ pub struct IngestState {
     pub max_body: usize,
     pub allow_from: Vec<ipnet::IpNet>,
     pub max_notify_skew: Option<std::time::Duration>,
+    /// Rejected deliveries are logged once a minute per client address.
+    pub rejections: crate::ratelog::RateLog,
+}
+
+impl IngestState {
+    /// A refused delivery: logged with the client address, at most once a minute per address
+    /// (an attacker can send them at will).
+    fn log_rejection(&self, ip: Option<std::net::IpAddr>, status: StatusCode, reason: &str) {
+        if let Some(held) = self.rejections.admit(ip) {
+            let client = ip.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+            tracing::warn!(%client, status = status.as_u16(), reason, earlier_rejections_not_logged = held, "delivery refused");
+        }
+    }
 }
 
 pub fn now_ms() -> i64 {
@@ -44,15 +57,13 @@ pub async fn handle(
     body: Body,
 ) -> ApiResult<Response> {
     let received_at_ms = now_ms();
-    if !st.allow_from.is_empty() {
-        let ip = peer.map(|Extension(ConnectInfo(a))| a.ip());
-        if !ip.is_some_and(|ip| st.allow_from.iter().any(|n| n.contains(&ip))) {
-            tracing::info!(?ip, "delivery from outside --allow-from");
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "this address is not in the allowed networks (--allow-from)",
-            ));
-        }
+    let ip = peer.map(|Extension(ConnectInfo(a))| a.ip());
+    if !st.allow_from.is_empty()
+        && !ip.is_some_and(|ip| st.allow_from.iter().any(|n| n.contains(&ip)))
+    {
+        let why = "this address is not in the allowed networks (--allow-from)";
+        st.log_rejection(ip, StatusCode::FORBIDDEN, why);
+        return Err(ApiError::new(StatusCode::FORBIDDEN, why));
     }
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
@@ -66,7 +77,7 @@ pub async fn handle(
         Verdict::Verified(_) => {}
         Verdict::Unsigned => tracing::warn!("accepting an unsigned delivery (--allow-unsigned)"),
         Verdict::Rejected(why) => {
-            tracing::info!(reason = why, "rejected delivery");
+            st.log_rejection(ip, StatusCode::UNAUTHORIZED, why);
             return Err(ApiError::new(StatusCode::UNAUTHORIZED, why));
         }
     }
@@ -106,7 +117,10 @@ pub async fn handle(
         }
     };
     if let Some(skew) = st.max_notify_skew {
-        check_notify_window(envelope.notify_ms, received_at_ms, skew)?;
+        if let Err(e) = check_notify_window(envelope.notify_ms, received_at_ms, skew) {
+            st.log_rejection(ip, e.status, &e.message);
+            return Err(e);
+        }
     }
     let delivery = to_delivery(&envelope, body.to_vec(), headers_json, received_at_ms);
     let (sid, event_type) = (delivery.sid.clone(), delivery.event_type);

@@ -2,6 +2,7 @@
 //! listeners it is given until the shutdown token fires. `main` only parses flags and binds.
 
 mod listener;
+mod request_id;
 pub mod tls;
 
 use std::sync::Arc;
@@ -39,6 +40,7 @@ pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> 
         max_body: cfg.max_body,
         allow_from: cfg.allow_from.clone(),
         max_notify_skew: cfg.max_notify_skew,
+        rejections: crate::ratelog::RateLog::per_minute(),
     });
     let ingest = Router::new()
         .route(
@@ -56,17 +58,23 @@ pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> 
             cfg.session_cache_mb.saturating_mul(1 << 20),
         )),
         keeper,
+        auth_failures: Arc::new(crate::ratelog::RateLog::per_minute()),
     };
     let api = api::router(state.clone());
     let timeout = Duration::from_millis(cfg.request_timeout_ms);
     let max_header_bytes = cfg.max_header_bytes;
+    let ingest_path: Arc<str> = Arc::from(cfg.path.as_str());
     let finish = |r: Router| {
+        let ingest_path = ingest_path.clone();
         r.fallback(api::not_found)
             .layer(middleware::from_fn(move |req, next| {
                 deadline(timeout, req, next)
             }))
             .layer(middleware::from_fn(move |req, next| {
                 header_limit(max_header_bytes, req, next)
+            }))
+            .layer(middleware::from_fn(move |req, next| {
+                request_id::tag(ingest_path.clone(), req, next)
             }))
     };
     if cfg.api_listen.is_some() {
@@ -138,7 +146,11 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let tls = match (&cfg.tls_cert, &cfg.tls_key) {
-        (Some(c), Some(k)) => Some(tls::acceptor(c, k)?),
+        (Some(c), Some(k)) => {
+            let cert = tls::Certificate::load(c, k)?;
+            tokio::spawn(reload_on_sighup(cert.clone(), shutdown.clone()));
+            Some(cert.acceptor()?)
+        }
         _ => None,
     };
     let store_for_retention = store.clone();
@@ -146,6 +158,7 @@ pub async fn run(
     let limits = listener::Limits {
         max_connections: cfg.max_connections,
         header_timeout: Duration::from_millis(cfg.header_timeout_ms),
+        max_header_bytes: cfg.max_header_bytes,
     };
     if cfg.session_cache_warm {
         api::warm::spawn(apps.state.clone());
@@ -158,10 +171,16 @@ pub async fn run(
         ));
     }
     let keeper = apps.state.keeper.clone();
-    let main = listener::serve(main_listener, apps.main, tls, limits, shutdown.clone());
+    let main = listener::serve(
+        main_listener,
+        apps.main,
+        tls.clone(),
+        limits,
+        shutdown.clone(),
+    );
     let served = match (apps.api, api_listener) {
         (Some(api), Some(l)) => {
-            let api = listener::serve(l, api, None, limits, shutdown);
+            let api = listener::serve(l, api, tls, limits, shutdown);
             let (a, b) = tokio::join!(main, api);
             a.and(b)
         }
@@ -177,6 +196,35 @@ pub async fn run(
         }
     }
     served
+}
+
+/// Read the certificate and key again on each SIGHUP (a renewal without a restart). A bad pair
+/// is logged and the one in use stays.
+async fn reload_on_sighup(cert: Arc<tls::Certificate>, shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot watch SIGHUP: the TLS certificate is not reloaded");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = hup.recv() => {}
+                _ = shutdown.cancelled() => return,
+            }
+            match cert.reload() {
+                Ok(()) => tracing::info!("SIGHUP: TLS certificate and key read again"),
+                Err(e) => tracing::error!(
+                    "SIGHUP: keeping the TLS certificate in use, the new pair is unusable: {e:#}"
+                ),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (cert, shutdown);
+    }
 }
 
 /// How long a stop waits for the session answers still waiting to be kept.

@@ -64,11 +64,20 @@ pub fn distinct_ordered(events: &[StoredEvent]) -> Vec<&StoredEvent> {
 /// The order of the session's event list: by sequence, then sendts, then
 /// noticeId (unique after dedup, so the order is total).
 fn display_order(a: &StoredEvent, b: &StoredEvent) -> Ordering {
+    display_key(a).cmp(&display_key(b))
+}
+
+/// An event's place in the session's event list (a missing value sorts last): what a page
+/// cursor holds, so a page resumes after it even when events arrived in between.
+pub type DisplayKey<'a> = ((bool, Option<i64>), (bool, Option<i64>), &'a str);
+
+pub fn display_key(e: &StoredEvent) -> DisplayKey<'_> {
     let last_if_none = |v: Option<i64>| (v.is_none(), v);
-    last_if_none(a.sequence)
-        .cmp(&last_if_none(b.sequence))
-        .then_with(|| last_if_none(a.sendts).cmp(&last_if_none(b.sendts)))
-        .then_with(|| a.notice_id.cmp(&b.notice_id))
+    (
+        last_if_none(e.sequence),
+        last_if_none(e.sendts),
+        e.notice_id.as_str(),
+    )
 }
 
 /// Which of two deliveries with one noticeId to keep: the earliest received;

@@ -18,7 +18,7 @@ mod state;
 mod tests;
 
 pub use details::Details;
-pub use distinct::distinct_ordered;
+pub use distinct::{display_key, distinct_ordered, DisplayKey};
 pub use fold::{fold, Folding};
 pub use state::*;
 

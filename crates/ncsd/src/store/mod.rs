@@ -112,6 +112,9 @@ pub type DynStore = Arc<dyn Store>;
 pub struct Options {
     /// Nice value of the SQLite writer thread (0: unchanged); see `sqlite::priority`.
     pub writer_nice: i32,
+    /// Longest a query may run (None: no limit). A caller that gave up (a request past its
+    /// deadline) frees its connection at the latest then, and SQLite's query stops at once.
+    pub read_timeout: Option<std::time::Duration>,
 }
 
 /// Open the backend the URL names, with default options.
@@ -128,16 +131,25 @@ pub async fn open_with(url: &str, opts: &Options) -> anyhow::Result<DynStore> {
         let store = sqlite::SqliteStore::open_with(url.trim_start_matches("sqlite:"), opts)?;
         Ok(Arc::new(store))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = postgres::PgStore::connect(url).await?;
+        let store = postgres::PgStore::connect_with(url, opts).await?;
         Ok(Arc::new(store))
     } else {
+        // Only the scheme is repeated: the rest may hold a password.
+        let scheme = url.split_once("://").map_or("(none)", |(s, _)| s);
         anyhow::bail!(
-            "unsupported database URL {url:?}: use sqlite://PATH or postgres://USER@HOST/DB"
+            "unsupported database URL scheme {scheme:?}: use sqlite://PATH or \
+             postgres://USER@HOST/DB"
         )
     }
 }
 
 /// Identity of a quarantined body for idempotent copies: sha256 over receive time and bytes.
+/// Identity of a quarantined body for counting replays: sha256 over the bytes alone.
+pub fn body_digest(body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(body))
+}
+
 pub fn quarantine_digest(received_at_ms: i64, body: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();

@@ -140,6 +140,10 @@ pub struct QuarantineRecord {
     pub reason: String,
     pub body: Vec<u8>,
     pub headers: String,
+    /// Times this very body was delivered (1: once).
+    pub deliveries: i64,
+    /// The latest delivery's receive time (None: delivered once).
+    pub last_received_at_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -142,7 +142,10 @@ async fn sqlite_version_2_file_is_upgraded_and_keeps_recognising_copies() {
 async fn sqlite_writer_thread_runs_at_the_nice_value_asked_for() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("nice.db").display());
-    let opts = ncsd::store::Options { writer_nice: 7 };
+    let opts = ncsd::store::Options {
+        writer_nice: 7,
+        ..Default::default()
+    };
     let store = ncsd::store::open_with(&url, &opts).await.expect("open");
     store
         .ingest(recording("nice-1", "s-nice", 1_000))

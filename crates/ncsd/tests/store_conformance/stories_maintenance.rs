@@ -53,6 +53,8 @@ pub async fn story_import(store: DynStore) {
                 reason: "r".into(),
                 body: b"x".to_vec(),
                 headers: "{}".into(),
+                deliveries: 4,
+                last_received_at_ms: Some(900),
             },
             QuarantineRecord {
                 id: 4,
@@ -60,6 +62,8 @@ pub async fn story_import(store: DynStore) {
                 reason: "r".into(),
                 body: b"y".to_vec(),
                 headers: "{}".into(),
+                deliveries: 1,
+                last_received_at_ms: None,
             },
         ],
     };
@@ -102,6 +106,13 @@ pub async fn story_import(store: DynStore) {
     assert_eq!(
         q.iter().map(|r| r.body.as_slice()).collect::<Vec<_>>(),
         [b"x", b"y"]
+    );
+    assert_eq!(
+        q.iter()
+            .map(|r| (r.deliveries, r.last_received_at_ms))
+            .collect::<Vec<_>>(),
+        [(4, Some(900)), (1, None)],
+        "replay counts survive a copy"
     );
 
     // The import claimed the copy key and the noticeIds for later live deliveries too.

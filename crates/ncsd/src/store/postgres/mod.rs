@@ -41,15 +41,28 @@ pub struct PgStore {
 
 impl PgStore {
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_with(url, &Options::default()).await
+    }
+
+    /// TLS is the URL's: `sslmode=require` encrypts, `sslmode=verify-full` (with
+    /// `sslrootcert=FILE`, or the web PKI roots) also checks the server's certificate and name.
+    pub async fn connect_with(url: &str, opts: &Options) -> anyhow::Result<Self> {
         // The URL may hold a password: errors name the database, never the URL.
         let options = PgConnectOptions::from_str(url)
             .context("cannot read the PostgreSQL URL")?
             .application_name("ncsd");
         let database = options.get_database().unwrap_or("(default)").to_string();
+        // Queries (the pool) stop at the request deadline on the server too: dropping a query's
+        // future only hands its connection back, and the server would go on scanning.
+        let mut read_options = options.clone();
+        if let Some(t) = opts.read_timeout {
+            read_options =
+                read_options.options([("statement_timeout", format!("{}", t.as_millis().max(1)))]);
+        }
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .acquire_timeout(CONNECT_TIMEOUT)
-            .connect_with(options.clone())
+            .connect_with(read_options)
             .await
             .with_context(|| format!("cannot connect to PostgreSQL database {database}"))?;
         migrate(&options)
@@ -121,6 +134,11 @@ impl MigrationSource<'static> for Embedded {
                 2,
                 "session states",
                 include_str!("migrations/0002_session_states.sql"),
+            ),
+            (
+                3,
+                "quarantine replays and filters",
+                include_str!("migrations/0003_quarantine_replays_and_filters.sql"),
             ),
         ];
         let migrations = files

@@ -184,8 +184,8 @@ pub async fn sessions(pool: &PgPool, q: &SessionQuery) -> sqlx::Result<Vec<Sessi
 
 pub async fn quarantined(pool: &PgPool, after: i64, n: i64) -> sqlx::Result<Vec<QuarantineRecord>> {
     let rows = sqlx::query(
-        "SELECT id, received_at_ms, reason, body, headers FROM quarantine WHERE id > $1 \
-         ORDER BY id LIMIT $2",
+        "SELECT id, received_at_ms, reason, body, headers, deliveries, last_received_at_ms \
+         FROM quarantine WHERE id > $1 ORDER BY id LIMIT $2",
     )
     .bind(after)
     .bind(limit(n))
@@ -199,6 +199,8 @@ pub async fn quarantined(pool: &PgPool, after: i64, n: i64) -> sqlx::Result<Vec<
                 reason: r.try_get(2)?,
                 body: r.try_get(3)?,
                 headers: r.try_get(4)?,
+                deliveries: r.try_get(5)?,
+                last_received_at_ms: r.try_get(6)?,
             })
         })
         .collect()

@@ -19,7 +19,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::*;
 use writer::Job;
 
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 /// Warm read connections kept. Each maps the database file on its own, and a page mapped by
 /// several counts that many times in the process's RSS (not in memory used: the page cache is
 /// shared), so fewer, busier connections also keep `top` honest.
@@ -96,13 +96,35 @@ fn open_reader(path: &str) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// A new database file is created readable by its owner only (0600): it holds every event and
+/// the signature headers. SQLite gives the `-wal` and `-shm` files it creates the database
+/// file's permissions, so they are private too. An existing file keeps its mode: an operator
+/// who widened it on purpose stays in charge.
+fn create_private(path: &str) -> anyhow::Result<()> {
+    if path == ":memory:" || path.starts_with("file:") {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(anyhow::anyhow!("cannot create SQLite file {path}: {e}")),
+    }
+}
+
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version >= SCHEMA_VERSION {
         return Ok(());
     }
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
-    tx.execute_batch(include_str!("schema.sql"))?;
+    if version < 4 {
+        tx.execute_batch(include_str!("schema.sql"))?;
+    }
+    tx.execute_batch(include_str!("schema_v5.sql"))?;
     tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     tx.commit()
 }
@@ -123,6 +145,7 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
         }
+        create_private(path)?;
         let mut conn =
             open_conn(path).map_err(|e| anyhow::anyhow!("cannot open SQLite at {path}: {e}"))?;
         migrate(&mut conn).map_err(|e| anyhow::anyhow!("cannot migrate {path}: {e}"))?;
@@ -180,13 +203,48 @@ impl SqliteStore {
             .acquire_owned()
             .await
             .map_err(|_| StoreError::Unavailable("the SQLite read queue is closed".into()))?;
-        tokio::task::spawn_blocking(move || {
-            let out = pool.with(f);
+        // A caller that stops waiting (a request past its deadline) interrupts the query, so the
+        // connection and the permit are free at once instead of after a long scan.
+        let running = InterruptOnDrop::default();
+        let slot = running.0.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            let out = pool.with(|conn| {
+                *lock(&slot) = Some(conn.get_interrupt_handle());
+                let out = f(conn);
+                *lock(&slot) = None;
+                out
+            });
             drop(permit);
             out
         })
         .await
-        .map_err(|e| StoreError::Other(e.to_string()))?
+        .map_err(|e| StoreError::Other(e.to_string()))?;
+        running.disarm();
+        out
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Holds the interrupt handle of the connection a query runs on, while it runs.
+#[derive(Default)]
+struct InterruptOnDrop(Arc<Mutex<Option<rusqlite::InterruptHandle>>>);
+
+impl InterruptOnDrop {
+    fn disarm(self) {
+        lock(&self.0).take();
+    }
+}
+
+impl Drop for InterruptOnDrop {
+    fn drop(&mut self) {
+        // Under the lock the query is either still running (the handle is there) or finished
+        // (it is gone): an interrupt never reaches the connection's next query.
+        if let Some(h) = lock(&self.0).as_ref() {
+            h.interrupt();
+        }
     }
 }
 

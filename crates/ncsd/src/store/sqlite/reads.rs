@@ -174,8 +174,8 @@ pub fn quarantined(
     limit: i64,
 ) -> rusqlite::Result<Vec<QuarantineRecord>> {
     let mut stmt = c.prepare_cached(
-        "SELECT id, received_at_ms, reason, body, headers FROM quarantine WHERE id > ?1 \
-         ORDER BY id LIMIT ?2",
+        "SELECT id, received_at_ms, reason, body, headers, deliveries, last_received_at_ms \
+         FROM quarantine WHERE id > ?1 ORDER BY id LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![after, limit], |r| {
         Ok(QuarantineRecord {
@@ -184,6 +184,8 @@ pub fn quarantined(
             reason: r.get(2)?,
             body: r.get(3)?,
             headers: r.get(4)?,
+            deliveries: r.get(5)?,
+            last_received_at_ms: r.get(6)?,
         })
     })?;
     rows.collect()

@@ -6,7 +6,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 
 use crate::store::{
     EventRecord, ImportBatch, ImportCounts, IngestOutcome, KeptState, NewDelivery, NewQuarantine,
-    PurgeChunk,
+    PurgeChunk, QuarantineRecord,
 };
 
 /// Most events one purge job deletes, so the writer (and ingest behind it) is never held long.
@@ -226,28 +226,50 @@ fn insert_repeat(
     .execute(params![notice_id, received_at_ms, notify_ms])
 }
 
-/// Keep an unreadable body; returns its digest and 1 when new, 0 when already kept.
-fn insert_quarantine(
-    tx: &Transaction,
-    received_at_ms: i64,
-    reason: &str,
-    body: &[u8],
-    headers: &str,
-) -> rusqlite::Result<(String, usize)> {
-    let digest = crate::store::quarantine_digest(received_at_ms, body);
-    let n = tx
-        .prepare_cached(
-            "INSERT OR IGNORE INTO quarantine (received_at_ms, reason, body, headers, digest) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
-        .execute(params![received_at_ms, reason, body, headers, digest])?;
-    Ok((digest, n))
+/// Keep an unreadable body as received: its first delivery is a new row; the same body again
+/// only counts on that row (a replay costs no space). Returns the row's id.
+pub(super) fn quarantine_one(tx: &Transaction, q: &NewQuarantine) -> rusqlite::Result<i64> {
+    let digest = crate::store::quarantine_digest(q.received_at_ms, &q.body);
+    let body_digest = crate::store::body_digest(&q.body);
+    tx.prepare_cached(
+        "INSERT INTO quarantine (received_at_ms, reason, body, headers, digest, body_digest) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT (body_digest) DO UPDATE SET deliveries = deliveries + 1, \
+             last_received_at_ms = max(coalesce(last_received_at_ms, received_at_ms), \
+                                       excluded.received_at_ms) \
+         ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![
+        q.received_at_ms,
+        q.reason,
+        q.body,
+        q.headers,
+        digest,
+        body_digest
+    ])?;
+    tx.prepare_cached(
+        "SELECT id FROM quarantine WHERE body_digest = ?1 OR digest = ?2 ORDER BY id LIMIT 1",
+    )?
+    .query_row(params![body_digest, digest], |r| r.get(0))
 }
 
-pub(super) fn quarantine_one(tx: &Transaction, q: &NewQuarantine) -> rusqlite::Result<i64> {
-    let (digest, _) = insert_quarantine(tx, q.received_at_ms, &q.reason, &q.body, &q.headers)?;
-    tx.prepare_cached("SELECT id FROM quarantine WHERE digest = ?1")?
-        .query_row([digest], |r| r.get(0))
+/// A quarantined row from another store; 1 when new, 0 when already here.
+fn import_quarantine(tx: &Transaction, q: &QuarantineRecord) -> rusqlite::Result<usize> {
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO quarantine (received_at_ms, reason, body, headers, digest, \
+             body_digest, deliveries, last_received_at_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        q.received_at_ms,
+        q.reason,
+        q.body,
+        q.headers,
+        crate::store::quarantine_digest(q.received_at_ms, &q.body),
+        crate::store::body_digest(&q.body),
+        q.deliveries,
+        q.last_received_at_ms
+    ])
 }
 
 pub(super) fn import(
@@ -266,8 +288,7 @@ pub(super) fn import(
         counts.deliveries += insert_repeat(tx, &d.notice_id, d.received_at_ms, d.notify_ms)? as u64;
     }
     for q in &b.quarantine {
-        let (_, n) = insert_quarantine(tx, q.received_at_ms, &q.reason, &q.body, &q.headers)?;
-        counts.quarantine += n as u64;
+        counts.quarantine += import_quarantine(tx, q)? as u64;
     }
     Ok((counts, newest))
 }

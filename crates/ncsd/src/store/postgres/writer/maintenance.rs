@@ -14,13 +14,30 @@ use crate::store::{EventRecord, ImportBatch, ImportCounts, NewQuarantine};
 /// instance, which queue behind the write lock, wait for one chunk rather than a whole purge.
 const PURGE_CHUNK: i64 = 2000;
 
+/// Keep an unreadable body: a new row for its first delivery, a count on that row for the same
+/// body again (see the SQLite adapter). A row kept before replays were counted (no
+/// `body_digest`) that holds the same body received at the same moment is found by `digest`.
 pub(super) async fn quarantine(tx: &mut PgConnection, q: &NewQuarantine) -> sqlx::Result<i64> {
     let digest = crate::store::quarantine_digest(q.received_at_ms, &q.body);
-    // The same body received at the same moment is one row (`ncsd copy` may bring it twice).
+    let body_digest = crate::store::body_digest(&q.body);
+    let counted: Option<i64> = sqlx::query_scalar(
+        "UPDATE quarantine SET deliveries = deliveries + 1, \
+             last_received_at_ms = GREATEST(COALESCE(last_received_at_ms, received_at_ms), $2) \
+         WHERE body_digest = $1 RETURNING id",
+    )
+    .bind(&body_digest)
+    .bind(q.received_at_ms)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(id) = counted {
+        return Ok(id);
+    }
+    // The writer runs jobs one at a time under the write lock, so no other instance can insert
+    // the same body between the UPDATE and this INSERT.
     sqlx::query_scalar(
         "WITH added AS ( \
-             INSERT INTO quarantine (received_at_ms, reason, body, headers, digest) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (digest) DO NOTHING RETURNING id \
+             INSERT INTO quarantine (received_at_ms, reason, body, headers, digest, body_digest) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING id \
          ) \
          SELECT id FROM added UNION ALL SELECT id FROM quarantine WHERE digest = $5",
     )
@@ -29,6 +46,7 @@ pub(super) async fn quarantine(tx: &mut PgConnection, q: &NewQuarantine) -> sqlx
     .bind(&q.body)
     .bind(&q.headers)
     .bind(digest)
+    .bind(body_digest)
     .fetch_one(&mut *tx)
     .await
 }
@@ -80,44 +98,35 @@ pub(super) async fn import(
         .rows_affected();
     }
     if !b.quarantine.is_empty() {
+        let q = &b.quarantine;
         counts.quarantine = sqlx::query(
-            "INSERT INTO quarantine (received_at_ms, reason, body, headers, digest) \
-             SELECT received_at_ms, reason, body, headers, digest \
-             FROM UNNEST($1::bigint[], $2::text[], $3::bytea[], $4::text[], $5::text[]) \
-                  WITH ORDINALITY AS q (received_at_ms, reason, body, headers, digest, ord) \
+            "INSERT INTO quarantine (received_at_ms, reason, body, headers, digest, body_digest, \
+                 deliveries, last_received_at_ms) \
+             SELECT received_at_ms, reason, body, headers, digest, body_digest, deliveries, \
+                 last_received_at_ms \
+             FROM UNNEST($1::bigint[], $2::text[], $3::bytea[], $4::text[], $5::text[], \
+                         $6::text[], $7::bigint[], $8::bigint[]) \
+                  WITH ORDINALITY AS q (received_at_ms, reason, body, headers, digest, \
+                      body_digest, deliveries, last_received_at_ms, ord) \
              ORDER BY ord \
-             ON CONFLICT (digest) DO NOTHING",
+             ON CONFLICT DO NOTHING",
         )
+        .bind(q.iter().map(|q| q.received_at_ms).collect::<Vec<_>>())
+        .bind(q.iter().map(|q| q.reason.as_str()).collect::<Vec<_>>())
+        .bind(q.iter().map(|q| q.body.as_slice()).collect::<Vec<_>>())
+        .bind(q.iter().map(|q| q.headers.as_str()).collect::<Vec<_>>())
         .bind(
-            b.quarantine
-                .iter()
-                .map(|q| q.received_at_ms)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            b.quarantine
-                .iter()
-                .map(|q| q.reason.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            b.quarantine
-                .iter()
-                .map(|q| q.body.as_slice())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            b.quarantine
-                .iter()
-                .map(|q| q.headers.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            b.quarantine
-                .iter()
+            q.iter()
                 .map(|q| crate::store::quarantine_digest(q.received_at_ms, &q.body))
                 .collect::<Vec<_>>(),
         )
+        .bind(
+            q.iter()
+                .map(|q| crate::store::body_digest(&q.body))
+                .collect::<Vec<_>>(),
+        )
+        .bind(q.iter().map(|q| q.deliveries).collect::<Vec<_>>())
+        .bind(q.iter().map(|q| q.last_received_at_ms).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?
         .rows_affected();

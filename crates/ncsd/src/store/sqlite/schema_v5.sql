@@ -1,0 +1,18 @@
+-- Version 5, applied once to a file at version 4 (ALTER TABLE has no IF NOT EXISTS).
+
+-- A signed body that cannot be read, delivered again (NCS resends what it believes failed, and
+-- anyone holding a captured request can replay it), is counted on its row instead of stored
+-- again. `body_digest` is sha256(body); rows kept before version 5 have none, so they never
+-- collide with each other.
+ALTER TABLE quarantine ADD COLUMN body_digest TEXT;
+ALTER TABLE quarantine ADD COLUMN deliveries INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE quarantine ADD COLUMN last_received_at_ms INTEGER;
+CREATE UNIQUE INDEX IF NOT EXISTS quarantine_body ON quarantine (body_digest);
+
+-- Every filter of the list endpoints reads an index, in cursor order: a filter that matches
+-- little must not scan the whole table to find it.
+CREATE INDEX IF NOT EXISTS events_type ON events (event_type, seq);
+CREATE INDEX IF NOT EXISTS events_product ON events (product_id, seq);
+CREATE INDEX IF NOT EXISTS events_cname ON events (cname, seq) WHERE cname IS NOT NULL;
+CREATE INDEX IF NOT EXISTS sessions_cname
+    ON sessions (cname, last_activity_ms DESC, sid DESC) WHERE cname IS NOT NULL;
