@@ -10,6 +10,7 @@ use ncsd::config::ServeConfig;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 
 fn assert_error(status: StatusCode, body: &Value, want: StatusCode, words: &str) {
     assert_eq!(status, want, "{body}");
@@ -145,31 +146,131 @@ async fn quarantine_openapi_unknown_paths_and_methods() {
     assert_error(s, &b, StatusCode::BAD_REQUEST, "Last-Event-ID");
 }
 
+const TOKEN: &str = "tok-0123456789abcdef";
+
 #[tokio::test]
 async fn api_token_guards_v1_but_not_ingest() {
-    let app = app(&["--api-token", "tok"]).await;
+    let app = app(&["--api-token", TOKEN]).await;
     assert_eq!(
         app.ingest(cr_body("t1", "s", 40, 0, json!({}))).await.0,
         StatusCode::OK
     );
     let (s, b) = app.get("/v1/events").await;
     assert_error(s, &b, StatusCode::UNAUTHORIZED, "Bearer");
-    let req = |t: &str| {
+    let req = |auth: &str| {
         Request::get("/v1/events")
-            .header("authorization", format!("Bearer {t}"))
+            .header("authorization", auth)
             .body(Body::empty())
             .unwrap()
     };
-    let (s, b) = app.call(req("wrong")).await;
+    let (s, b) = app.call(req("Bearer wrong")).await;
     assert_error(s, &b, StatusCode::UNAUTHORIZED, "token");
-    let (s, b) = app.call(req("tok")).await;
+    let (s, b) = app.call(req(&format!("Basic {TOKEN}"))).await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "token");
+    // The scheme is case-insensitive (RFC 7235); the token is not.
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let (s, b) = app.call(req(&format!("{scheme} {TOKEN}"))).await;
+        assert_eq!(s, StatusCode::OK, "{scheme}");
+        assert_eq!(b["events"].as_array().unwrap().len(), 1);
+    }
+    let (s, _) = app
+        .call(req(&format!("Bearer {}", TOKEN.to_uppercase())))
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // Health needs no token, and says no more than ok without it.
+    let (s, b) = app.get("/healthz").await;
+    assert_eq!(s, StatusCode::OK, "health needs no token");
+    assert_eq!(b, json!({"status": "ok"}));
+    let (s, b) = app
+        .call(
+            Request::get("/healthz")
+                .header("authorization", format!("Bearer {TOKEN}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(b["events"].as_array().unwrap().len(), 1);
-    assert_eq!(
-        app.get("/healthz").await.0,
-        StatusCode::OK,
-        "health needs no token"
-    );
+    assert_eq!(b["database"], "sqlite", "details with the token");
+}
+
+#[tokio::test]
+async fn api_answers_are_private_and_carry_a_request_id() {
+    let app = app(&[]).await;
+    for uri in [
+        "/v1/events",
+        "/v1/sessions/nope",
+        "/healthz",
+        "/v1/events?limit=0",
+    ] {
+        let res = app
+            .router
+            .clone()
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let h = res.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{uri}");
+        assert_eq!(h["cache-control"], "no-store", "{uri}");
+        assert!(!h["x-request-id"].is_empty(), "{uri}");
+    }
+    let res = app
+        .router
+        .clone()
+        .oneshot(
+            Request::get("/v1/events")
+                .header("x-request-id", "mine-1")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "mine-1");
+}
+
+#[tokio::test]
+async fn session_events_come_in_pages() {
+    let app = app(&[]).await;
+    // Out of order, with a redundant-path copy of sequence 3 that the list leaves out.
+    for (id, seq) in [
+        ("e5", 5),
+        ("e1", 1),
+        ("e3", 3),
+        ("e0", 0),
+        ("e2", 2),
+        ("e4", 4),
+    ] {
+        let (s, _) = app.ingest(cr_body(id, "paged", 40, seq, json!({}))).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    app.ingest(cr_body("e3-copy", "paged", 40, 3, json!({})))
+        .await;
+    let mut seen = Vec::new();
+    let mut uri = "/v1/sessions/paged/events?limit=4".to_string();
+    loop {
+        let (s, b) = app.get(&uri).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let page = b["events"].as_array().unwrap();
+        assert!(page.len() <= 4);
+        seen.extend(
+            page.iter()
+                .map(|e| e["notice_id"].as_str().unwrap().to_string()),
+        );
+        match b["next"].as_str() {
+            Some(n) => uri = format!("/v1/sessions/paged/events?limit=4&cursor={n}"),
+            None => break,
+        }
+        // A late event lands before the cursor: the next page neither repeats nor skips.
+        app.ingest(cr_body("e-late", "paged", 40, 0, json!({"late": true})))
+            .await;
+    }
+    assert_eq!(seen, ["e0", "e1", "e2", "e3", "e4", "e5"]);
+    let (s, b) = app.get("/v1/sessions/paged/events?cursor=nonsense").await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "cursor");
+    let (s, b) = app.get("/v1/sessions/paged/events?limit=0").await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "limit");
+    let (_, all) = app.get("/v1/sessions/paged/events").await;
+    assert_eq!(all["events"].as_array().unwrap().len(), 7, "e-late too");
+    assert_eq!(all["next"], json!(null));
 }
 
 #[test]
@@ -192,7 +293,7 @@ fn non_loopback_listen_without_token_is_refused() {
         "--secret",
         "s",
         "--api-token",
-        "t",
+        TOKEN,
     ])
     .unwrap();
     assert!(cfg.validate().is_ok());

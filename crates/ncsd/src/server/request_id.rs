@@ -39,7 +39,7 @@ pub async fn tag(ingest_path: std::sync::Arc<str>, req: Request, next: Next) -> 
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+        .map_or_else(|| "-".to_string(), |c| c.0.ip().to_string());
     let span = tracing::info_span!("request", request_id = %id.to_str().unwrap_or("-"));
     let mut res = next.run(req).instrument(span.clone()).await;
     res.headers_mut().insert(X_REQUEST_ID.clone(), id);
@@ -55,11 +55,11 @@ pub async fn tag(ingest_path: std::sync::Arc<str>, req: Request, next: Next) -> 
                 | StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
         );
     if status.is_server_error() {
-        tracing::warn!(target: "ncsd::access", %method, %path, status = status.as_u16(), ms, ?peer, "request");
+        tracing::warn!(target: "ncsd::access", %method, %path, status = status.as_u16(), ms, %peer, "request");
     } else if quiet {
-        tracing::debug!(target: "ncsd::access", %method, %path, status = status.as_u16(), ms, ?peer, "request");
+        tracing::debug!(target: "ncsd::access", %method, %path, status = status.as_u16(), ms, %peer, "request");
     } else {
-        tracing::info!(target: "ncsd::access", %method, %path, status = status.as_u16(), ms, ?peer, "request");
+        tracing::info!(target: "ncsd::access", %method, %path, status = status.as_u16(), ms, %peer, "request");
     }
     res
 }

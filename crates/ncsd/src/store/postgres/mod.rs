@@ -52,17 +52,10 @@ impl PgStore {
             .context("cannot read the PostgreSQL URL")?
             .application_name("ncsd");
         let database = options.get_database().unwrap_or("(default)").to_string();
-        // Queries (the pool) stop at the request deadline on the server too: dropping a query's
-        // future only hands its connection back, and the server would go on scanning.
-        let mut read_options = options.clone();
-        if let Some(t) = opts.read_timeout {
-            read_options =
-                read_options.options([("statement_timeout", format!("{}", t.as_millis().max(1)))]);
-        }
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .acquire_timeout(CONNECT_TIMEOUT)
-            .connect_with(read_options)
+            .connect_with(read_options(options.clone(), opts))
             .await
             .with_context(|| format!("cannot connect to PostgreSQL database {database}"))?;
         migrate(&options)
@@ -95,6 +88,16 @@ impl Drop for PgStore {
     fn drop(&mut self) {
         // The writer stops by itself once its channel closes; the listener would wait forever.
         self.listener.abort();
+    }
+}
+
+/// The pool's connections, which run the queries: they stop at the request deadline on the
+/// server too (dropping a query's future only hands its connection back; the server would go
+/// on scanning).
+fn read_options(options: PgConnectOptions, opts: &Options) -> PgConnectOptions {
+    match opts.read_timeout {
+        Some(t) => options.options([("statement_timeout", format!("{}", t.as_millis().max(1)))]),
+        None => options,
     }
 }
 
@@ -352,6 +355,31 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(mode, "force_custom_plan");
+        conn.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_query_past_the_read_timeout_is_stopped_by_the_server() {
+        if std::env::var("NCSD_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
+            return;
+        }
+        let url = std::env::var("NCSD_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let opts = Options {
+            read_timeout: Some(Duration::from_millis(200)),
+            ..Options::default()
+        };
+        let mut conn = read_options(PgConnectOptions::from_str(&url).expect("URL"), &opts)
+            .connect()
+            .await
+            .expect("PostgreSQL (set NCSD_SKIP_POSTGRES=1 to skip)");
+        let started = std::time::Instant::now();
+        let err = sqlx::query("SELECT pg_sleep(5)")
+            .execute(&mut conn)
+            .await
+            .expect_err("stopped");
+        assert!(err.to_string().contains("statement timeout"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(3));
         conn.close().await.unwrap();
     }
 }

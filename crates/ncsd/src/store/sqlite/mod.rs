@@ -349,3 +349,39 @@ impl Store for SqliteStore {
         "sqlite"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_query_whose_caller_stopped_waiting_is_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("t.db").to_str().unwrap()).unwrap();
+        // Endless without an interrupt.
+        let endless = store.read(|c| {
+            c.query_row(
+                "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) \
+                 SELECT count(*) FROM r",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+        });
+        let gave_up = tokio::time::timeout(std::time::Duration::from_millis(100), endless).await;
+        assert!(gave_up.is_err());
+        // Its permit and connection come back at once: every query slot is free again.
+        let all = max_running_queries();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while store.running.available_permits() < all {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the abandoned query still runs"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        // And the connection it ran on serves the next query normally.
+        for _ in 0..all {
+            store.health().await.unwrap();
+        }
+    }
+}

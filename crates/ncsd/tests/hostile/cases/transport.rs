@@ -45,7 +45,9 @@ pub(super) fn push(c: &mut Vec<Case>, next: &mut impl FnMut() -> usize) {
     c.push(case("declared length over the limit", 413, vec![b"POST /ncs HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 50000000\r\n\r\n{".to_vec()]));
     let body = with_field("-", json!(null), next());
     let mut h = signed_headers(&body);
-    h.push(("X-Padding".into(), "p".repeat(40_000)));
+    // Over the 16 KiB limit, inside the read buffer's slack: the JSON 431. (Far over it the
+    // connection's buffer is full first and hyper answers a bare 431; see tests/security.rs.)
+    h.push(("X-Padding".into(), "p".repeat(24_000)));
     c.push(case(
         "headers over the limit",
         431,
