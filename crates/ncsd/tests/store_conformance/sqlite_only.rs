@@ -128,10 +128,17 @@ async fn sqlite_version_2_file_is_upgraded_and_keeps_recognising_copies() {
             )
             .expect("tables")
     };
-    // Version 3 dropped the content-key table; version 4 added the kept answers.
+    // Version 3 dropped the content-key table; version 4 added the kept answers; version 5
+    // counts quarantine replays and indexes every list filter.
     assert_eq!(
-        (version, table("content_keys"), table("session_states")),
-        (4, 0, 1)
+        (
+            version,
+            table("content_keys"),
+            table("session_states"),
+            table("quarantine_body"),
+            table("events_cname")
+        ),
+        (5, 0, 1, 1, 1)
     );
 }
 

@@ -115,6 +115,13 @@ fn create_private(path: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Columns of version 5 (see `schema_v5.sql`), added only where missing.
+const V5_COLUMNS: [(&str, &str, &str); 3] = [
+    ("quarantine", "body_digest", "TEXT"),
+    ("quarantine", "deliveries", "INTEGER NOT NULL DEFAULT 1"),
+    ("quarantine", "last_received_at_ms", "INTEGER"),
+];
+
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version >= SCHEMA_VERSION {
@@ -123,6 +130,18 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
     if version < 4 {
         tx.execute_batch(include_str!("schema.sql"))?;
+    }
+    for (table, column, definition) in V5_COLUMNS {
+        let present: bool = tx.query_row(
+            "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
+            [table, column],
+            |r| r.get(0),
+        )?;
+        if !present {
+            tx.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN {column} {definition}"
+            ))?;
+        }
     }
     tx.execute_batch(include_str!("schema_v5.sql"))?;
     tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;

@@ -1,12 +1,10 @@
--- Version 5, applied once to a file at version 4 (ALTER TABLE has no IF NOT EXISTS).
-
+-- Version 5. Its columns are added first, by `migrate` (ALTER TABLE has no IF NOT EXISTS):
+--   quarantine.body_digest TEXT, quarantine.deliveries INTEGER NOT NULL DEFAULT 1,
+--   quarantine.last_received_at_ms INTEGER.
 -- A signed body that cannot be read, delivered again (NCS resends what it believes failed, and
 -- anyone holding a captured request can replay it), is counted on its row instead of stored
 -- again. `body_digest` is sha256(body); rows kept before version 5 have none, so they never
 -- collide with each other.
-ALTER TABLE quarantine ADD COLUMN body_digest TEXT;
-ALTER TABLE quarantine ADD COLUMN deliveries INTEGER NOT NULL DEFAULT 1;
-ALTER TABLE quarantine ADD COLUMN last_received_at_ms INTEGER;
 CREATE UNIQUE INDEX IF NOT EXISTS quarantine_body ON quarantine (body_digest);
 
 -- Every filter of the list endpoints reads an index, in cursor order: a filter that matches
