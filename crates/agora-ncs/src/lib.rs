@@ -20,6 +20,10 @@ pub mod payload;
 pub mod signature;
 pub mod transcoder;
 
+/// The channel name of the test deliveries Agora Console's "Check" button sends, one per
+/// subscribed event type (spec §4). They must be answered 200 but describe no recording.
+pub const HEALTH_CHECK_CNAME: &str = "test_webhook";
+
 pub use codes::{describe, describe_error, leave_reason_description, leave_reasons, CodeKind};
 pub use envelope::{Envelope, EnvelopeError};
 pub use events::*;

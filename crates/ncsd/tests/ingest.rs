@@ -70,28 +70,39 @@ async fn unsigned_or_wrongly_signed_is_401_and_not_stored() {
 }
 
 #[tokio::test]
-async fn signed_but_unreadable_bodies_are_4xx_and_quarantined() {
+async fn signed_but_unreadable_bodies_are_acknowledged_and_quarantined() {
+    // 200, not 4xx: NCS would resend, and the Console's Check would fail (spec §4).
     let srv = start(&[]).await;
-    let cases: [(&[u8], u16, &str); 4] = [
-        (b"{not json", 400, "not valid JSON"),
-        (b"[{\"noticeId\":\"a\"}]", 422, "not an object"),
+    let cases: [(&[u8], &str); 4] = [
+        (b"{not json", "not valid JSON"),
+        (b"[{\"noticeId\":\"a\"}]", "not an object"),
         (
             b"{\"productId\":3,\"eventType\":40,\"payload\":{}}",
-            422,
             "noticeId",
         ),
         (
             b"{\"noticeId\":\"x\",\"productId\":3,\"eventType\":40,\"payload\":[]}",
-            422,
             "payload",
         ),
     ];
-    for (body, want, words) in cases {
-        let (status, err) = srv.post(body).await;
-        assert_eq!(status, want, "{}", String::from_utf8_lossy(body));
-        assert!(err["error"].as_str().unwrap().contains(words), "{err}");
-        assert!(err["quarantine_id"].as_i64().is_some());
+    for (body, words) in cases {
+        let (status, ack) = srv.post(body).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(body));
+        assert_eq!(
+            (&ack["ok"], &ack["quarantined"]),
+            (&json!(true), &json!(true))
+        );
+        assert!(ack["reason"].as_str().unwrap().contains(words), "{ack}");
+        assert!(ack["quarantine_id"].as_i64().is_some());
     }
+    // A wrong signature on the same junk is still refused, and not kept.
+    let (status, _) = srv
+        .post_raw(
+            b"{not json either",
+            &signed("another-secret", b"{not json either"),
+        )
+        .await;
+    assert_eq!(status, 401);
     let (_, q) = srv.get("/v1/quarantine").await;
     let items = q["quarantine"].as_array().unwrap();
     assert_eq!(items.len(), 4);
@@ -243,5 +254,26 @@ async fn https_with_a_generated_certificate() {
         .send()
         .await;
     assert!(plain.is_err() || !plain.unwrap().status().is_success());
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn console_check_deliveries_are_stored_but_form_no_session() {
+    let srv = start(&[]).await;
+    let body = json!({"noticeId": "check-40", "productId": 3, "eventType": 40,
+        "notifyMs": 1, "payload": {"cname": "test_webhook", "uid": "12121212",
+        "sid": "check-sid", "sequence": 0, "sendts": 1, "details": {"status": 0}}});
+    let (status, ack) = srv.post(body.to_string().as_bytes()).await;
+    assert_eq!((status, &ack["ok"]), (200, &json!(true)));
+    let (_, ev) = srv.get("/v1/events/check-40").await;
+    assert_eq!(ev["health_check"], true);
+    assert_eq!(ev["sid"], json!(null));
+    assert_eq!(srv.get("/v1/sessions/check-sid").await.0, 404);
+    let (_, list) = srv.get("/v1/sessions").await;
+    assert!(list["sessions"].as_array().unwrap().is_empty());
+    srv.post(&cr_body("real-1", "s", 40, 0, json!({}))).await;
+    let (_, all) = srv.get("/v1/events").await;
+    assert_eq!(all["events"][1]["notice_id"], "real-1");
+    assert_eq!(all["events"][1]["health_check"], false);
     srv.stop().await;
 }

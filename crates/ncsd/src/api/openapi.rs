@@ -19,11 +19,9 @@ pub struct ErrorBody {
         ("Agora-Signature" = Option<String>, Header, description = "hex HMAC-SHA1 of the raw body"),
     ),
     responses(
-        (status = 200, description = "Stored durably (or a duplicate): `{ok, notice_id, duplicate, deliveries, copy_of}`", body = Object),
-        (status = 400, description = "Signed, but not JSON (quarantined)", body = ErrorBody),
+        (status = 200, description = "Stored durably (or a duplicate): `{ok, notice_id, duplicate, deliveries, copy_of}`; a signed body that cannot be read is kept in the quarantine: `{ok, quarantined: true, reason, quarantine_id}`", body = Object),
         (status = 401, description = "Missing or wrong signature", body = ErrorBody),
         (status = 413, description = "Body over --max-body", body = ErrorBody),
-        (status = 422, description = "Signed JSON that is not an NCS envelope (quarantined)", body = ErrorBody),
         (status = 503, description = "Storage unavailable; NCS will resend", body = ErrorBody),
     ))]
 #[allow(dead_code)]

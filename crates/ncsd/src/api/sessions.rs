@@ -252,7 +252,7 @@ pub fn summary_json(row: &SessionRow) -> Value {
     json!({
         "sid": row.sid,
         "cname": row.cname,
-        "phase": summary::phase(row.flags).as_str(),
+        "phase": summary::phase(row.flags, row.exit_key).as_str(),
         "event_count": row.event_count,
         "first_event_ms": row.first_event_ms,
         "last_event_ms": row.last_event_ms,

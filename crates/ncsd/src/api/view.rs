@@ -44,6 +44,8 @@ pub fn event_json(e: &EventRecord) -> Value {
         "last_received_at_ms": e.last_received_at_ms,
         "deliveries": e.deliveries,
         "copy_of": e.copy_of,
+        "health_check": e.product_id == 3
+            && e.cname.as_deref() == Some(agora_ncs::HEALTH_CHECK_CNAME),
         "details": details,
         "headers": headers,
         "body": body,

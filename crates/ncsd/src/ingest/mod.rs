@@ -1,6 +1,7 @@
 //! `POST /ncs`: verify the signature on the raw bytes, read the envelope, store, and only then
 //! answer 200. A body that is signed but unreadable is quarantined (never dropped) and answered
-//! 4xx; a storage failure is answered 503 so NCS resends.
+//! 200 too: NCS resends whatever it believes failed, and the Console's Check fails on anything
+//! else (spec §4). A wrong signature is 401; a storage failure is 503 so NCS resends.
 
 pub mod copies;
 pub mod signature;
@@ -82,24 +83,15 @@ pub async fn handle(
         }
     }
     let headers_json = signature::headers_json(&headers);
-    let parsed = Envelope::from_slice(&body).map_err(|e| {
-        let status = match e {
-            agora_ncs::EnvelopeError::NotJson(_) => StatusCode::BAD_REQUEST,
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        (status, e.to_string())
-    });
+    let parsed = Envelope::from_slice(&body).map_err(|e| e.to_string());
     // A NUL cannot be stored in a PostgreSQL text key; no real noticeId has one.
     let parsed = parsed.and_then(|env| match env.notice_id.contains('\0') {
-        true => Err((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "noticeId contains a NUL character".into(),
-        )),
+        true => Err("noticeId contains a NUL character".to_string()),
         false => Ok(env),
     });
     let envelope = match parsed {
         Ok(e) => e,
-        Err((status, reason)) => {
+        Err(reason) => {
             let id = st
                 .store
                 .quarantine(NewQuarantine {
@@ -110,10 +102,16 @@ pub async fn handle(
                 })
                 .await?;
             tracing::warn!(quarantine_id = id, reason = %reason, "quarantined a signed body");
-            return Err(
-                ApiError::new(status, format!("not a valid NCS notification: {reason}"))
-                    .with("quarantine_id", id),
-            );
+            return Ok((
+                StatusCode::OK,
+                Json(serde_json::json!({
+                    "ok": true,
+                    "quarantined": true,
+                    "reason": format!("not a valid NCS notification: {reason}"),
+                    "quarantine_id": id,
+                })),
+            )
+                .into_response());
         }
     };
     if let Some(skew) = st.max_notify_skew {
@@ -194,6 +192,11 @@ async fn read_body(body: Body, max: usize) -> ApiResult<bytes::Bytes> {
     }
 }
 
+/// A Console "Check" test delivery (spec §4).
+pub fn is_health_check(cname: Option<&str>) -> bool {
+    cname == Some(agora_ncs::HEALTH_CHECK_CNAME)
+}
+
 /// Index columns are copies of body fields; a NUL (valid JSON, refused by PostgreSQL text) is
 /// dropped from the copy. The raw body keeps it.
 fn without_nul(s: &str) -> String {
@@ -225,6 +228,14 @@ pub fn to_delivery(
         session_flags: 0,
     };
     match env.notice() {
+        // A Console "Check" delivery (spec §4): stored and acknowledged, but no recording.
+        Notice::CloudRecording(n) if is_health_check(n.payload.cname.as_deref()) => {
+            d.cname = n.payload.cname.clone();
+            d.uid = n.payload.uid.as_deref().map(without_nul);
+            d.sequence = n.payload.sequence;
+            d.sendts = n.payload.sendts;
+            d.sid = None;
+        }
         Notice::CloudRecording(n) => {
             let p = &n.payload;
             d.cname = p.cname.as_deref().map(without_nul);

@@ -1,9 +1,9 @@
 //! The fold: distinct events, in order, applied one by one to a builder.
 //!
 //! "Latest" always means latest in `distinct_ordered` order (by sequence),
-//! never latest to arrive. Flags that decide the phase are OR-ed over all
-//! events, like the summary row kept at ingest (`crate::summary`), so the
-//! list endpoint and this state agree on a session's phase.
+//! never latest to arrive. The bits that decide the phase are OR-ed over all
+//! events and the exits merged with max, like the summary row kept at ingest
+//! (`crate::summary`), so the list endpoint and this state agree on a phase.
 
 use super::distinct::distinct_ordered;
 use super::state::*;
@@ -95,6 +95,15 @@ pub(super) struct Builder {
     pub s: SessionState,
     /// Phase bits, OR-ed exactly as the summary row kept at ingest (`crate::summary`).
     pub flags: i64,
+    /// Exits merged with max, as the summary row's `exit_key`.
+    exit_key: Option<i64>,
+    /// Sequence of the event 33 whose progress is shown.
+    progress_sequence: Option<i64>,
+    /// Each 43/44 change: (uid, kind, time, sequence, receiving).
+    stream_changes: Vec<(String, &'static str, Option<i64>, Option<i64>, bool)>,
+    /// Earliest `sendts` of an event that shows recording, and latest of an event 41.
+    recording_from: Option<i64>,
+    left_at: Option<i64>,
     sequences: BTreeSet<i64>,
     /// Event 4 M3U8 names: the file list until 31/32/71/1001 bring one.
     m3u8: Vec<String>,
@@ -120,10 +129,34 @@ impl Builder {
         if let Some(seq) = e.sequence {
             self.sequences.insert(seq);
         }
-        self.flags |= crate::summary::flags_for(event);
+        let bits = crate::summary::flags_for(event);
+        self.flags |= bits;
+        let key = crate::summary::exit_key(i64::from(e.event_type), e.sequence, bits);
+        self.exit_key = self.exit_key.max(Some(key));
+        if bits & crate::summary::RECORDING != 0 {
+            if let Some(ts) = e.sendts {
+                self.recording_from = Some(self.recording_from.map_or(ts, |m| m.min(ts)));
+            }
+        }
+        if bits & crate::summary::ABNORMAL_STATUS != 0 {
+            s.errors.push(ErrorEntry {
+                event_type: e.event_type,
+                status: abnormal_status(event),
+                sequence: e.sequence,
+                sendts: e.sendts,
+                module: None,
+                error_level: None,
+                error_code: None,
+                description: Some("the event reports an abnormal status (not 0)"),
+                error_msg: None,
+                stat: None,
+            });
+        }
         match event {
             E::Error(d) => {
                 s.errors.push(ErrorEntry {
+                    event_type: e.event_type,
+                    status: None,
                     sequence: e.sequence,
                     sendts: e.sendts,
                     module: d.module,
@@ -148,6 +181,10 @@ impl Builder {
             E::StatusUpdate(d) => {
                 s.status = d.status.or(s.status);
                 s.recording_mode = d.recording_mode.or(s.recording_mode);
+                // Its M3U8 name, a fallback file list like event 4's.
+                if let Some(name) = d.file_list.as_ref().filter(|n| !self.m3u8.contains(n)) {
+                    self.m3u8.push(name.clone());
+                }
             }
             E::FileInfos(d) => {
                 if let Some(name) = d.file_list.as_ref().filter(|n| !self.m3u8.contains(n)) {
@@ -157,21 +194,32 @@ impl Builder {
             E::SessionExit(d) => {
                 s.exit_status = d.exit_status.or(s.exit_status);
             }
-            E::SessionFailover(d) => s.failover_uids.extend(d.new_uid.map(|u| u.to_string())),
+            E::SessionFailover(d) => s.failover_uids.extend(d.new_uid),
             E::Uploaded(d) | E::Backuped(d) => {
+                // An abnormal status does not say the files are there.
+                let normal = bits & crate::summary::UPLOADED != 0;
                 if matches!(event, E::Uploaded(_)) {
-                    s.upload.uploaded = true;
+                    s.upload.uploaded |= normal;
                 } else {
-                    s.upload.backuped = true;
+                    s.upload.backuped |= normal;
                 }
                 add_files(&mut s.files, d.file_list.as_deref());
             }
-            E::UploadingProgress(d) => s.upload.progress = d.progress.max(s.upload.progress),
+            E::UploadingProgress(d) => {
+                // Events come in sequence order: the last one applied is the highest sequence.
+                if d.progress.is_some() && e.sequence >= self.progress_sequence {
+                    s.upload.progress = d.progress;
+                    self.progress_sequence = e.sequence;
+                }
+            }
             E::RecorderStarted(_) => {
                 s.recorder.started_ms = s.recorder.started_ms.or(e.sendts);
             }
             E::RecorderLeave(d) => {
                 s.recorder.leave_code = d.leave_code.or(s.recorder.leave_code);
+                if let Some(ts) = e.sendts {
+                    self.left_at = Some(self.left_at.map_or(ts, |m| m.max(ts)));
+                }
             }
             E::SliceStart(d) => {
                 s.slices.push(Slice {
@@ -190,6 +238,13 @@ impl Builder {
                 };
                 // Without a uid or a state the change says nothing we can show.
                 if let (Some(uid), Some(state)) = (&d.stream_uid, d.state) {
+                    self.stream_changes.push((
+                        uid.clone(),
+                        kind,
+                        d.utc_ms.or(e.sendts),
+                        e.sequence,
+                        state == 0,
+                    ));
                     let stream = Stream {
                         uid: uid.clone(),
                         kind,
@@ -211,12 +266,22 @@ impl Builder {
 
     fn finish(mut self, event_count: usize) -> SessionState {
         let s = &mut self.s;
-        s.phase = crate::summary::phase(self.flags);
+        let exit_key = self.exit_key.unwrap_or(crate::summary::NO_EXIT);
+        s.phase = crate::summary::phase(self.flags, exit_key);
+        s.duration_ms = self.recording_from.and_then(|from| {
+            let to = self.left_at.or(s.last_event_ms)?;
+            Some((to - from).max(0))
+        });
         s.event_count = event_count;
         s.status_description = s.status.and_then(|c| describe(CodeKind::ServiceStatus, c));
         s.recorder.leave_reasons = s.recorder.leave_code.map(leave_reasons).unwrap_or_default();
         s.max_sequence = self.sequences.last().copied();
         (s.missing_sequences, s.missing_count) = missing(&self.sequences);
+        s.attention = crate::summary::attention_bits(self.flags);
+        if s.missing_count > 0 {
+            s.attention.push("gap");
+        }
+        s.stream_intervals = intervals(std::mem::take(&mut self.stream_changes));
         if s.files.is_empty() {
             s.files = (self.m3u8.into_iter())
                 .map(|n| FileEntry {
@@ -233,13 +298,72 @@ impl Builder {
     }
 }
 
-/// Append the entries of a `fileList`, skipping a (fileName, uid) already listed.
+/// The `status` that made an event abnormal (see `summary::ABNORMAL_STATUS`).
+fn abnormal_status(event: &E) -> Option<i64> {
+    match event {
+        E::Uploaded(d) | E::Backuped(d) => d.status,
+        E::UploaderStarted(d) | E::RecorderStarted(d) => d.status,
+        _ => None,
+    }
+}
+
+/// Receiving intervals per (uid, kind): changes ordered by their own time (then sequence); a
+/// "receiving" opens an interval unless one is open, a "not receiving" closes the open one.
+fn intervals(
+    mut changes: Vec<(String, &'static str, Option<i64>, Option<i64>, bool)>,
+) -> Vec<StreamInterval> {
+    changes.sort_by(|a, b| {
+        let key = |c: &(String, &'static str, Option<i64>, Option<i64>, bool)| {
+            (
+                StreamKey(c.0.parse().ok(), c.0.clone()),
+                c.1,
+                (c.2.is_none(), c.2),
+                (c.3.is_none(), c.3),
+                !c.4,
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    let mut out: Vec<StreamInterval> = Vec::new();
+    let mut open: Option<usize> = None;
+    let mut current: Option<(String, &'static str)> = None;
+    for (uid, kind, at, _, receiving) in changes {
+        if current.as_ref() != Some(&(uid.clone(), kind)) {
+            current = Some((uid.clone(), kind));
+            open = None;
+        }
+        match (receiving, open) {
+            (true, None) => {
+                out.push(StreamInterval {
+                    uid,
+                    kind,
+                    from_ms: at,
+                    to_ms: None,
+                });
+                open = Some(out.len() - 1);
+            }
+            (false, Some(i)) => {
+                out[i].to_ms = at;
+                open = None;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Append the entries of a `fileList`, skipping one already listed: the same name and uid, and
+/// the same slice start where both give one (the same name with another `sliceStartTime` is
+/// another file).
 pub(super) fn add_files(files: &mut Vec<FileEntry>, list: Option<&[FileEntry]>) {
     for entry in list.unwrap_or_default() {
-        if !files
-            .iter()
-            .any(|f| f.file_name == entry.file_name && f.uid == entry.uid)
-        {
+        if !files.iter().any(|f| {
+            f.file_name == entry.file_name
+                && f.uid == entry.uid
+                && (f.slice_start_time == entry.slice_start_time
+                    || f.slice_start_time.is_none()
+                    || entry.slice_start_time.is_none())
+        }) {
             files.push(entry.clone());
         }
     }

@@ -13,6 +13,12 @@ pub struct SessionState {
     /// Recording uid of the lowest-sequence event (a failover adds others).
     pub uid: Option<String>,
     pub phase: Phase,
+    /// Why the recording needs a look: `fatal_error` (an event 1 with `errorLevel` 5),
+    /// `abnormal_status` (30, 31, 32 or 40 with a status other than 0), `gap` (sequences never
+    /// received); the API adds `stalled` (no delivery for `--stall-after`).
+    pub attention: Vec<&'static str>,
+    /// From the first recording evidence to the recorder's leave (or the last event).
+    pub duration_ms: Option<i64>,
     /// Latest service status of event 3 (spec §7.4), and its meaning.
     pub status: Option<i64>,
     pub status_description: Option<&'static str>,
@@ -35,7 +41,10 @@ pub struct SessionState {
     pub files: Vec<FileEntry>,
     pub slices: Vec<Slice>,
     pub streams: Vec<Stream>,
-    pub failover_uids: Vec<String>,
+    /// Receiving intervals per (uid, kind) from events 43/44, by their own time.
+    pub stream_intervals: Vec<StreamInterval>,
+    /// `newUid` of each event 12, numbers as Agora sends them.
+    pub failover_uids: Vec<i64>,
     pub errors: Vec<ErrorEntry>,
     pub warnings: Vec<WarningEntry>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -62,7 +71,8 @@ pub struct Recorder {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Upload {
-    /// Highest event-33 progress, 0…10000.
+    /// Progress of the event 33 with the highest sequence, 0…10000 (it goes down as well as up
+    /// while recording; 10000 after the exit means every file is uploaded).
     pub progress: Option<i64>,
     pub uploaded: bool,
     pub backuped: bool,
@@ -91,8 +101,23 @@ pub struct Stream {
     pub since_ms: Option<i64>,
 }
 
+/// A stream received from `from_ms` to `to_ms` (null while still receiving).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamInterval {
+    pub uid: String,
+    /// `"audio"` or `"video"`.
+    pub kind: &'static str,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+}
+
+/// An error (event 1), or an event whose `status` says it went wrong (30, 31, 32, 40).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ErrorEntry {
+    pub event_type: u32,
+    /// The abnormal `status` of a 30, 31, 32 or 40.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<i64>,
     pub sequence: Option<i64>,
     pub sendts: Option<i64>,
     pub module: Option<i64>,

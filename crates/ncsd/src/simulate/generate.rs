@@ -243,26 +243,44 @@ impl SimSession {
         .into_bytes()
     }
 
-    /// The phase the receiver should report, given which sequences it got (an independent
-    /// statement of the rules, for tests).
+    /// The phase the receiver should report, given which sequences it got: an independent
+    /// statement of the phase table (README "Phases"), for tests.
     pub fn expected_phase(&self, got: &dyn Fn(i64) -> bool) -> &'static str {
-        let seen = |t: u32| {
-            self.events
-                .iter()
-                .any(|e| e.event_type == t && got(e.sequence))
-        };
-        let fatal = self.events.iter().any(|e| {
-            got(e.sequence)
-                && ((e.event_type == 11 && e.details["exitStatus"] == 1)
-                    || (e.event_type == 1 && e.details["errorLevel"] == 5))
-        });
-        if fatal {
-            "failed"
-        } else if (seen(11) && (seen(31) || seen(32))) || (self.mode == Mode::Web && seen(71)) {
-            "completed"
-        } else if seen(41) || seen(11) {
+        let received: Vec<&SimEvent> = self.events.iter().filter(|e| got(e.sequence)).collect();
+        let num = |e: &SimEvent, k: &str| e.details[k].as_i64();
+        let any = |f: &dyn Fn(&SimEvent) -> bool| received.iter().any(|e| f(e));
+        let completed = any(&|e| e.event_type == 11 && num(e, "exitStatus") == Some(0))
+            || any(&|e| matches!(e.event_type, 31 | 32) && num(e, "status").unwrap_or(0) == 0)
+            || any(&|e| {
+                e.event_type == 71
+                    && e.details["fileList"]
+                        .as_array()
+                        .is_some_and(|l| !l.is_empty())
+            });
+        let failed = any(&|e| e.event_type == 11 && num(e, "exitStatus") == Some(1))
+            || any(&|e| e.event_type == 3 && num(e, "status") == Some(20))
+            || any(&|e| e.event_type == 41 && num(e, "leaveCode") == Some(0));
+        let last_exit = received
+            .iter()
+            .filter(|e| e.event_type == 11)
+            .max_by_key(|e| e.sequence)
+            .and_then(|e| num(e, "exitStatus"));
+        match (completed, failed) {
+            (true, true) if last_exit == Some(1) => return "failed",
+            (true, _) => return "completed",
+            (false, true) => return "failed",
+            _ => {}
+        }
+        if any(&|e| {
+            (e.event_type == 41 && num(e, "leaveCode") != Some(0))
+                || (e.event_type == 3 && matches!(num(e, "status"), Some(6..=8)))
+        }) {
             "uploading"
-        } else if seen(40) || seen(42) {
+        } else if any(&|e| {
+            (e.event_type == 40 && num(e, "status").unwrap_or(0) == 0)
+                || matches!(e.event_type, 4 | 33 | 42 | 43 | 44 | 45)
+                || (e.event_type == 3 && matches!(num(e, "status"), Some(1..=5)))
+        }) {
             "recording"
         } else {
             "starting"

@@ -104,6 +104,8 @@ pub struct SessionRow {
     pub last_event_ms: Option<i64>,
     pub last_activity_ms: i64,
     pub last_seq: i64,
+    /// The session's exits merged with max (`summary::exit_key`; -1: none).
+    pub exit_key: i64,
 }
 
 /// A finished recording's answer (`GET /v1/sessions/{sid}`), kept in the database so that a

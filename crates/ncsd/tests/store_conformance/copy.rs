@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use ncsd::store::{
     DynStore, EventRecord, ImportBatch, ImportCounts, NewDelivery, NewQuarantine, SessionRow,
 };
-use ncsd::summary::{EXIT_OK, FAILED, RECORDING, UPLOADED, UPLOADING};
+use ncsd::summary::{EXIT_FAILED, EXIT_OK, RECORDING, UPLOADED, UPLOADING};
 
 use crate::records::{all_events, all_sessions, delivery, put, recording};
 use crate::TestDb;
@@ -22,7 +22,8 @@ async fn populate(store: &DynStore) {
             sequence: Some(if i % 6 == 0 { 100 } else { i / 4 }),
             sendts: (i % 5 != 0).then_some(10_000 + i * 7 % 11),
             content_key: (i % 6 == 0).then(|| format!("key-{sid}")),
-            session_flags: [RECORDING, UPLOADING, EXIT_OK, UPLOADED, FAILED, 0][i as usize % 6],
+            session_flags: [RECORDING, UPLOADING, EXIT_OK, UPLOADED, EXIT_FAILED, 0]
+                [i as usize % 6],
             ..recording(&format!("n{i}"), &sid, 10_000 + i)
         };
         put(store, d.clone()).await;

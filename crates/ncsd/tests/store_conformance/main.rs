@@ -59,6 +59,7 @@ stories!(
     story_redundant_copies,
     story_quarantine,
     story_session_summary,
+    story_session_exits,
     story_session_events,
     story_kept_states,
     story_import,

@@ -138,7 +138,7 @@ async fn sqlite_version_2_file_is_upgraded_and_keeps_recognising_copies() {
             table("quarantine_body"),
             table("events_cname")
         ),
-        (5, 0, 1, 1, 1)
+        (6, 0, 1, 1, 1)
     );
 }
 

@@ -5,7 +5,7 @@ use ncsd::store::{
     DeliveryRecord, DynStore, EventRecord, ImportBatch, ImportCounts, NewDelivery, NewQuarantine,
     QuarantineRecord, SessionRow,
 };
-use ncsd::summary::{FAILED, RECORDING, UPLOADING};
+use ncsd::summary::{EXIT_FAILED, RECORDING, UPLOADING};
 
 use crate::records::{
     all_events, all_sessions, delivery, exported_event, ids, put, recording, session, sids,
@@ -146,7 +146,7 @@ pub async fn story_import(store: DynStore) {
             f("f3", Some("second"), Some(2_500), 1_100, UPLOADING),
             EventRecord {
                 copy_of: Some("f1".into()),
-                ..f("f4", Some("third"), Some(100), 900, FAILED)
+                ..f("f4", Some("third"), Some(100), 900, EXIT_FAILED)
             },
         ],
         ..Default::default()
@@ -156,12 +156,13 @@ pub async fn story_import(store: DynStore) {
     let expected = SessionRow {
         sid: "s2".into(),
         cname: Some("first".into()),
-        flags: RECORDING | UPLOADING | FAILED,
+        flags: RECORDING | UPLOADING | EXIT_FAILED,
         event_count: 3,
         first_event_ms: Some(100),
         last_event_ms: Some(2_500),
         last_activity_ms: 3_000,
         last_seq: f4.seq,
+        exit_key: -1,
     };
     assert_eq!(session(&store, "s2").await, expected);
 }

@@ -3,7 +3,7 @@
 //! events in order.
 
 use ncsd::store::{DynStore, KeptState, NewDelivery, SessionQuery, SessionRow};
-use ncsd::summary::{self, EXIT_OK, FAILED, RECORDING, UPLOADED, UPLOADING};
+use ncsd::summary::{self, EXIT_FAILED, EXIT_OK, RECORDING, UPLOADED, UPLOADING};
 
 use crate::records::{all_sessions, delivery, ids, put, recording, sids};
 
@@ -35,7 +35,7 @@ pub async fn story_session_summary(store: DynStore) {
     let a4 = put(&store, ev("a4", "sA", 1_300, Some(800), None, UPLOADED)).await;
     put(
         &store,
-        ev("b1", "sB", 3_000, Some(2_000), Some("roomB"), FAILED),
+        ev("b1", "sB", 3_000, Some(2_000), Some("roomB"), EXIT_FAILED),
     )
     .await;
     put(
@@ -79,6 +79,7 @@ pub async fn story_session_summary(store: DynStore) {
         last_event_ms: Some(1_500),
         last_activity_ms: 1_500,
         last_seq: a4.seq,
+        exit_key: -1,
     };
     assert_eq!(*a, expected);
     // One row by sid: what a session read checks a kept state against.
@@ -111,7 +112,7 @@ pub async fn story_session_summary(store: DynStore) {
             .unwrap();
         assert_eq!(sids(&rows), [want], "phase {phase}");
         assert_eq!(
-            summary::phase(rows[0].flags).as_str(),
+            summary::phase(rows[0].flags, rows[0].exit_key).as_str(),
             phase,
             "SQL and Rust agree on {want}"
         );
@@ -287,4 +288,47 @@ pub async fn story_kept_states(store: DynStore) {
     assert_eq!(store.purge_before(5_000).await.unwrap(), 1);
     assert_eq!(store.kept_state("sK").await.unwrap(), None);
     assert!(store.kept_state("sL").await.unwrap().is_some());
+}
+
+/// Two exits of one recording (an exit 0 and an exit 1): the one with the higher sequence
+/// decides between completed and failed, whatever order they are stored in.
+pub async fn story_session_exits(store: DynStore) {
+    let exit = |id: &str, sid: &str, sequence: i64, flags: i64| NewDelivery {
+        event_type: 11,
+        sequence: Some(sequence),
+        session_flags: flags,
+        ..recording(id, sid, 1_000 + sequence)
+    };
+    let uploaded = |id: &str, sid: &str| NewDelivery {
+        event_type: 31,
+        sequence: Some(7),
+        session_flags: UPLOADED,
+        ..recording(id, sid, 1_000)
+    };
+    // sLate: the failing exit has the higher sequence; stored first.
+    put(&store, exit("l2", "sLate", 9, EXIT_FAILED)).await;
+    put(&store, uploaded("l1", "sLate")).await;
+    put(&store, exit("l3", "sLate", 5, EXIT_OK)).await;
+    // sEarly: the same events, but the normal exit comes last in sequence; stored last.
+    put(&store, exit("e2", "sEarly", 3, EXIT_FAILED)).await;
+    put(&store, uploaded("e1", "sEarly")).await;
+    put(&store, exit("e3", "sEarly", 9, EXIT_OK)).await;
+    let late = store.session("sLate").await.unwrap().unwrap();
+    let early = store.session("sEarly").await.unwrap().unwrap();
+    assert_eq!(summary::phase(late.flags, late.exit_key).as_str(), "failed");
+    assert_eq!(
+        summary::phase(early.flags, early.exit_key).as_str(),
+        "completed"
+    );
+    for (phase, sid) in [("failed", "sLate"), ("completed", "sEarly")] {
+        let rows = store
+            .sessions(&SessionQuery {
+                phase: Some(phase.into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(sids(&rows), [sid], "SQL phase {phase}");
+    }
 }

@@ -331,5 +331,5 @@ fn generated_sessions_reach_their_expected_phase() {
     let s = fold("s", &build(&sh(Mode::Individual, false)));
     assert_eq!(s.streams.len(), 4, "audio and video of two users");
     assert!(s.streams.iter().all(|x| x.kind == "video" || !x.receiving));
-    assert_eq!(s.failover_uids, ["424242"]);
+    assert_eq!(s.failover_uids, [424242]);
 }

@@ -290,7 +290,7 @@ fn failover_uids_in_sequence_order() {
     events.swap(1, 2);
     events[2].uid = Some("555".into());
     let s = fold("s", &events);
-    assert_eq!(s.failover_uids, ["555", "666"]);
+    assert_eq!(s.failover_uids, [555, 666]);
     assert_eq!(
         s.uid.as_deref(),
         Some("100"),

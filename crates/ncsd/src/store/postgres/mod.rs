@@ -6,6 +6,7 @@
 
 mod listen;
 mod reads;
+mod rederive;
 mod writer;
 
 use std::borrow::Cow;
@@ -61,6 +62,9 @@ impl PgStore {
         migrate(&options)
             .await
             .with_context(|| format!("cannot migrate PostgreSQL database {database}"))?;
+        rederive::if_rules_changed(&pool).await.with_context(|| {
+            format!("cannot apply the current session rules to PostgreSQL database {database}")
+        })?;
         let newest = reads::latest_seq(&pool).await?;
         let announcer = Announcer::new(newest);
         let writer = writer::spawn(writer_options(options), announcer.clone());
@@ -142,6 +146,11 @@ impl MigrationSource<'static> for Embedded {
                 3,
                 "quarantine replays and filters",
                 include_str!("migrations/0003_quarantine_replays_and_filters.sql"),
+            ),
+            (
+                4,
+                "session exits",
+                include_str!("migrations/0004_session_exits.sql"),
             ),
         ];
         let migrations = files

@@ -94,7 +94,8 @@ pub async fn session_events(
 }
 
 const SESSION_COLUMNS: &str =
-    "sid, cname, flags, event_count, first_event_ms, last_event_ms, last_activity_ms, last_seq";
+    "sid, cname, flags, event_count, first_event_ms, last_event_ms, last_activity_ms, last_seq, \
+     exit_key";
 
 fn session_row(r: &sqlx::postgres::PgRow) -> sqlx::Result<SessionRow> {
     Ok(SessionRow {
@@ -106,6 +107,7 @@ fn session_row(r: &sqlx::postgres::PgRow) -> sqlx::Result<SessionRow> {
         last_event_ms: r.try_get(5)?,
         last_activity_ms: r.try_get(6)?,
         last_seq: r.try_get(7)?,
+        exit_key: r.try_get(8)?,
     })
 }
 
@@ -125,7 +127,7 @@ pub async fn session_with_kept(
 ) -> sqlx::Result<Option<(SessionRow, Option<KeptState>)>> {
     let row = sqlx::query(
         "SELECT s.sid, s.cname, s.flags, s.event_count, s.first_event_ms, s.last_event_ms, \
-         s.last_activity_ms, s.last_seq, k.format, k.state \
+         s.last_activity_ms, s.last_seq, s.exit_key, k.format, k.state \
          FROM sessions s LEFT JOIN session_states k ON k.sid = s.sid AND k.last_seq = s.last_seq \
          WHERE s.sid = $1",
     )
@@ -134,7 +136,7 @@ pub async fn session_with_kept(
     .await?;
     let Some(r) = row else { return Ok(None) };
     let session = session_row(&r)?;
-    let kept = KeptState::joined(&session, r.try_get(8)?, r.try_get(9)?);
+    let kept = KeptState::joined(&session, r.try_get(9)?, r.try_get(10)?);
     Ok(Some((session, kept)))
 }
 

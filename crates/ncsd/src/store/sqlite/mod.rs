@@ -4,6 +4,7 @@
 
 pub mod priority;
 mod reads;
+mod rederive;
 mod wal;
 mod writeback;
 mod writer;
@@ -19,7 +20,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::*;
 use writer::Job;
 
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 /// Warm read connections kept. Each maps the database file on its own, and a page mapped by
 /// several counts that many times in the process's RSS (not in memory used: the page cache is
 /// shared), so fewer, busier connections also keep `top` honest.
@@ -115,11 +116,14 @@ fn create_private(path: &str) -> anyhow::Result<()> {
     }
 }
 
-/// Columns of version 5 (see `schema_v5.sql`), added only where missing.
-const V5_COLUMNS: [(&str, &str, &str); 3] = [
+/// Columns of versions 5 and 6, added only where missing (ALTER TABLE has no IF NOT EXISTS):
+/// version 5 counts quarantine replays (see `schema_v5.sql`); version 6 keeps each session's
+/// exits merged with max (`summary::exit_key`; -1: none).
+const ADDED_COLUMNS: [(&str, &str, &str); 4] = [
     ("quarantine", "body_digest", "TEXT"),
     ("quarantine", "deliveries", "INTEGER NOT NULL DEFAULT 1"),
     ("quarantine", "last_received_at_ms", "INTEGER"),
+    ("sessions", "exit_key", "INTEGER NOT NULL DEFAULT -1"),
 ];
 
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -131,7 +135,7 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     if version < 4 {
         tx.execute_batch(include_str!("schema.sql"))?;
     }
-    for (table, column, definition) in V5_COLUMNS {
+    for (table, column, definition) in ADDED_COLUMNS {
         let present: bool = tx.query_row(
             "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
             [table, column],
@@ -168,6 +172,9 @@ impl SqliteStore {
         let mut conn =
             open_conn(path).map_err(|e| anyhow::anyhow!("cannot open SQLite at {path}: {e}"))?;
         migrate(&mut conn).map_err(|e| anyhow::anyhow!("cannot migrate {path}: {e}"))?;
+        rederive::if_rules_changed(&mut conn).map_err(|e| {
+            anyhow::anyhow!("cannot apply the current session rules to {path}: {e}")
+        })?;
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
         let (notify, _) = broadcast::channel(1024);
         let failing = writer::Failing::default();

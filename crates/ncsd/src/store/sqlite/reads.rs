@@ -84,7 +84,8 @@ pub fn session_events(c: &Connection, sid: &str, after: i64) -> rusqlite::Result
 }
 
 const SESSION_COLUMNS: &str =
-    "sid, cname, flags, event_count, first_event_ms, last_event_ms, last_activity_ms, last_seq";
+    "sid, cname, flags, event_count, first_event_ms, last_event_ms, last_activity_ms, last_seq, \
+     exit_key";
 
 fn session_row(r: &rusqlite::Row) -> rusqlite::Result<SessionRow> {
     Ok(SessionRow {
@@ -96,6 +97,7 @@ fn session_row(r: &rusqlite::Row) -> rusqlite::Result<SessionRow> {
         last_event_ms: r.get(5)?,
         last_activity_ms: r.get(6)?,
         last_seq: r.get(7)?,
+        exit_key: r.get(8)?,
     })
 }
 
@@ -113,13 +115,13 @@ pub fn session_with_kept(
 ) -> rusqlite::Result<Option<(SessionRow, Option<KeptState>)>> {
     c.prepare_cached(
         "SELECT s.sid, s.cname, s.flags, s.event_count, s.first_event_ms, s.last_event_ms, \
-         s.last_activity_ms, s.last_seq, k.format, k.state \
+         s.last_activity_ms, s.last_seq, s.exit_key, k.format, k.state \
          FROM sessions s LEFT JOIN session_states k ON k.sid = s.sid AND k.last_seq = s.last_seq \
          WHERE s.sid = ?1",
     )?
     .query_row([sid], |r| {
         let row = session_row(r)?;
-        let kept = KeptState::joined(&row, r.get(8)?, r.get(9)?);
+        let kept = KeptState::joined(&row, r.get(9)?, r.get(10)?);
         Ok((row, kept))
     })
     .optional()

@@ -187,8 +187,9 @@ fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<Option<(i64,
         let counted = i64::from(copy_of.is_none());
         tx.prepare_cached(
             "INSERT INTO sessions (sid, cname, flags, event_count, first_event_ms, last_event_ms, \
-             last_activity_ms, last_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7) \
+             last_activity_ms, last_seq, exit_key) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8) \
              ON CONFLICT (sid) DO UPDATE SET \
+               exit_key = MAX(sessions.exit_key, excluded.exit_key), \
                cname = COALESCE(sessions.cname, excluded.cname), \
                flags = sessions.flags | excluded.flags, \
                event_count = sessions.event_count + excluded.event_count, \
@@ -206,7 +207,8 @@ fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<Option<(i64,
             counted,
             e.sendts,
             e.sendts.unwrap_or(e.received_at_ms).max(e.received_at_ms),
-            seq
+            seq,
+            crate::summary::exit_key(e.event_type, e.sequence, e.session_flags)
         ])?;
     }
     Ok(Some((seq, copy_of)))

@@ -210,13 +210,17 @@ pub(super) async fn insert_events(
              FROM input ORDER BY ord \
              ON CONFLICT (notice_id) DO NOTHING \
              RETURNING seq, notice_id, product_id, sid, cname, sendts, received_at_ms, copy_of, \
-                 session_flags \
+                 session_flags, event_type, sequence \
          ), merged AS ( \
              INSERT INTO sessions AS s (sid, cname, flags, event_count, first_event_ms, \
-                 last_event_ms, last_activity_ms, last_seq) \
+                 last_event_ms, last_activity_ms, last_seq, exit_key) \
              SELECT sid, (array_agg(cname ORDER BY seq) FILTER (WHERE cname IS NOT NULL))[1], \
                  bit_or(session_flags), count(*) FILTER (WHERE copy_of IS NULL), min(sendts), \
-                 max(sendts), max(GREATEST(sendts, received_at_ms)), max(seq) \
+                 max(sendts), max(GREATEST(sendts, received_at_ms)), max(seq), \
+                 max(CASE WHEN event_type = 11 AND session_flags & 3 <> 0 \
+                     THEN LEAST(GREATEST(COALESCE(sequence, 0), 0), 2305843009213693951) * 2 \
+                          + (session_flags & 1) \
+                     ELSE -1 END) \
              FROM added WHERE sid IS NOT NULL AND product_id = 3 GROUP BY sid \
              ON CONFLICT (sid) DO UPDATE SET \
                  cname = COALESCE(s.cname, excluded.cname), \
@@ -225,7 +229,8 @@ pub(super) async fn insert_events(
                  first_event_ms = LEAST(s.first_event_ms, excluded.first_event_ms), \
                  last_event_ms = GREATEST(s.last_event_ms, excluded.last_event_ms), \
                  last_activity_ms = GREATEST(s.last_activity_ms, excluded.last_activity_ms), \
-                 last_seq = GREATEST(s.last_seq, excluded.last_seq) \
+                 last_seq = GREATEST(s.last_seq, excluded.last_seq), \
+                 exit_key = GREATEST(s.exit_key, excluded.exit_key) \
          ) \
          SELECT notice_id, seq, copy_of FROM added",
     )
