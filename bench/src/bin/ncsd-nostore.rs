@@ -151,6 +151,9 @@ impl Store for WithoutIngest {
     async fn quarantined(&self, after: i64, limit: i64) -> StoreResult<Vec<QuarantineRecord>> {
         self.inner.quarantined(after, limit).await
     }
+    async fn unquarantine(&self, ids: Vec<i64>) -> StoreResult<u64> {
+        self.inner.unquarantine(ids).await
+    }
     async fn repeat_deliveries(&self, after: i64, limit: i64) -> StoreResult<Vec<DeliveryRecord>> {
         self.inner.repeat_deliveries(after, limit).await
     }

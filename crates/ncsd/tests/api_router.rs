@@ -99,10 +99,8 @@ async fn session_endpoints_and_their_errors() {
 #[tokio::test]
 async fn quarantine_openapi_unknown_paths_and_methods() {
     let app = app(&[]).await;
-    assert_eq!(
-        app.ingest(b"nope".to_vec()).await.0,
-        StatusCode::BAD_REQUEST
-    );
+    let (s, ack) = app.ingest(b"nope".to_vec()).await;
+    assert_eq!((s, &ack["quarantined"]), (StatusCode::OK, &json!(true)));
     let (s, q) = app.get("/v1/quarantine").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(q["quarantine"][0]["body"], "nope");

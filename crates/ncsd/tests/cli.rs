@@ -130,8 +130,56 @@ async fn sessions_session_and_events_read_the_api() {
     assert!(!o.status.success());
     let text = stdout(&o);
     assert!(
-        text.contains("good.json: 200") && text.contains("bad.json: 400"),
+        text.contains("good.json: 200")
+            && text.contains("bad.json: 200")
+            && text.contains("\"quarantined\":true"),
         "{text}"
     );
     srv.stop().await;
+}
+
+#[tokio::test]
+async fn quarantine_reprocess_moves_bodies_that_now_read_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("q.db").display());
+    {
+        let store = ncsd::store::open(&url).await.unwrap();
+        // One body an older parser could not read (it reads now), and one that never reads.
+        let readable = common::cr_body("late-reader", "sq", 40, 0, serde_json::json!({}));
+        for (body, at) in [(readable, 1_000), (b"{not json".to_vec(), 2_000)] {
+            store
+                .quarantine(ncsd::store::NewQuarantine {
+                    body,
+                    headers: "{}".into(),
+                    reason: "unreadable then".into(),
+                    received_at_ms: at,
+                })
+                .await
+                .unwrap();
+        }
+    }
+    let run = || {
+        let out = ncsd(&["quarantine", "reprocess", "--database", &url]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout(&out)
+    };
+    assert!(
+        run().contains("2 quarantined bodies: 1 now read"),
+        "first run"
+    );
+    assert!(
+        run().contains("1 quarantined bodies: 0 now read"),
+        "second run"
+    );
+    let store = ncsd::store::open(&url).await.unwrap();
+    let ev = store.event("late-reader").await.unwrap().expect("moved");
+    assert_eq!((ev.received_at_ms, ev.sid.as_deref()), (1_000, Some("sq")));
+    let left = store.quarantined(0, 10).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].body, b"{not json");
+    assert_eq!(store.session("sq").await.unwrap().unwrap().event_count, 1);
 }

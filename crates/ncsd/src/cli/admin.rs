@@ -14,7 +14,8 @@ pub struct PurgeArgs {
     #[arg(
         long = "database",
         env = "NCSD_DATABASE_URL",
-        default_value = "sqlite://ncsd.db"
+        default_value = "sqlite://ncsd.db",
+        hide_env_values = true
     )]
     pub database_url: String,
     /// Delete what is older than this: an RFC 3339 time (2026-01-31T00:00:00Z), a date

@@ -4,6 +4,7 @@
 
 mod admin;
 mod explain;
+mod quarantine;
 mod query;
 mod send;
 mod serve;
@@ -46,6 +47,8 @@ pub enum Command {
     Purge(admin::PurgeArgs),
     /// Copy everything from one store to another (e.g. SQLite to PostgreSQL); safe to rerun.
     Copy(admin::CopyArgs),
+    /// Work on the quarantine: `reprocess` re-reads kept bodies with this build's parser.
+    Quarantine(quarantine::QuarantineArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -69,6 +72,7 @@ pub fn main() -> ExitCode {
             Command::Explain(a) => explain::run(a),
             Command::Purge(a) => admin::purge(a).await,
             Command::Copy(a) => admin::copy(a).await,
+            Command::Quarantine(a) => quarantine::run(a).await,
         }
     });
     match result {

@@ -54,7 +54,10 @@ pub async fn run(a: SendArgs) -> anyhow::Result<ExitCode> {
     let mut all_ok = true;
     for (name, body) in inputs {
         let (status, text) = post_signed(&client, &a.url, &a.secret.0, body).await?;
-        all_ok &= status == 200;
+        // A quarantined body is acknowledged (200) but was not stored as an event.
+        let quarantined = serde_json::from_str::<serde_json::Value>(&text)
+            .is_ok_and(|v| v["quarantined"] == true);
+        all_ok &= status == 200 && !quarantined;
         println!("{name}: {status} {text}");
     }
     Ok(if all_ok {

@@ -69,6 +69,9 @@ pub trait Store: Send + Sync + 'static {
     /// folded at the same or a newer `last_seq`, so a slow writer never puts an older one back.
     async fn keep_states(&self, states: Vec<KeptState>) -> StoreResult<()>;
     async fn quarantined(&self, after: i64, limit: i64) -> StoreResult<Vec<QuarantineRecord>>;
+    /// Remove quarantined rows (their bodies now read and were stored as events); returns how
+    /// many were still there.
+    async fn unquarantine(&self, ids: Vec<i64>) -> StoreResult<u64>;
     /// Duplicate deliveries after the first, for `ncsd copy`.
     async fn repeat_deliveries(&self, after: i64, limit: i64) -> StoreResult<Vec<DeliveryRecord>>;
     /// Write records exported from another store (`ncsd copy`); idempotent.

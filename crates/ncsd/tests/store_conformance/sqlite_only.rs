@@ -189,3 +189,73 @@ async fn sqlite_writer_thread_runs_at_the_nice_value_asked_for() {
         "the thread that opened the store keeps its priority"
     );
 }
+
+/// A store written under the earlier phase rules (a recording that exited normally was
+/// "uploading" until its 31 arrived, and a fatal error made it "failed") answers by the current
+/// rules once reopened: the stored bits are derived again from the bodies, and answers kept
+/// under the old rules are dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_store_made_by_older_rules_is_derived_again_at_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("ncsd.db");
+    let url = format!("sqlite://{}", file.display());
+    let body = |id: &str, t: u32, seq: i64, details: serde_json::Value| {
+        serde_json::json!({"noticeId": id, "productId": 3, "eventType": t, "payload":
+            {"sid": "old", "cname": "c", "uid": "1", "sequence": seq, "sendts": 1000 + seq,
+             "details": details}})
+        .to_string()
+        .into_bytes()
+    };
+    {
+        let store = ncsd::store::open(&url).await.expect("open");
+        for (id, t, seq, d) in [
+            ("o0", 40, 0, serde_json::json!({"status": 0})),
+            ("o1", 1, 1, serde_json::json!({"errorLevel": 5})),
+            ("o2", 11, 2, serde_json::json!({"exitStatus": 0})),
+        ] {
+            let raw = body(id, t, seq, d);
+            let env = agora_ncs::Envelope::from_slice(&raw).unwrap();
+            store
+                .ingest(ncsd::ingest::to_delivery(&env, raw, "{}".into(), 1))
+                .await
+                .expect("ingest");
+        }
+        store
+            .keep_states(vec![ncsd::store::KeptState {
+                sid: "old".into(),
+                last_seq: 3,
+                format: "made by the old rules".into(),
+                json: b"{}".to_vec(),
+            }])
+            .await
+            .expect("keep");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // What the earlier rules stored: the fatal error as FAILED (bit 1), no exit key.
+    let old = rusqlite::Connection::open(&file).expect("open the file");
+    old.execute_batch(
+        "UPDATE events SET session_flags = 1 WHERE notice_id = 'o1'; \
+         UPDATE sessions SET flags = 1 | 2 | 16 | 32, exit_key = -1; \
+         UPDATE meta SET v = '1' WHERE k = 'rules_version';",
+    )
+    .expect("make it old");
+    drop(old);
+
+    let store = ncsd::store::open(&url).await.expect("reopen");
+    let row = store.session("old").await.unwrap().unwrap();
+    assert_eq!(
+        ncsd::summary::phase(row.flags, row.exit_key).as_str(),
+        "completed"
+    );
+    assert_eq!(row.exit_key, 4, "the exit at sequence 2, status 0");
+    assert!(store.kept_state("old").await.unwrap().is_none());
+    let listed = store
+        .sessions(&ncsd::store::SessionQuery {
+            phase: Some("completed".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+}

@@ -305,6 +305,15 @@ impl Store for PgStore {
         .map(drop)
         .map_err(|e| store_error(&e))
     }
+    async fn unquarantine(&self, ids: Vec<i64>) -> StoreResult<u64> {
+        // The quarantine is outside the ordered write path (no seq): straight on the pool.
+        sqlx::query("DELETE FROM quarantine WHERE id = ANY($1)")
+            .bind(ids)
+            .execute(&self.pool)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(|e| store_error(&e))
+    }
     async fn quarantined(&self, after: i64, limit: i64) -> StoreResult<Vec<QuarantineRecord>> {
         reads::quarantined(&self.pool, after, limit)
             .await

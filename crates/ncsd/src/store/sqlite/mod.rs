@@ -317,6 +317,9 @@ impl Store for SqliteStore {
     async fn keep_states(&self, states: Vec<KeptState>) -> StoreResult<()> {
         self.write(|tx| Job::KeepStates(states, tx)).await
     }
+    async fn unquarantine(&self, ids: Vec<i64>) -> StoreResult<u64> {
+        self.write(|tx| Job::Unquarantine(ids, tx)).await
+    }
     async fn quarantined(&self, after: i64, limit: i64) -> StoreResult<Vec<QuarantineRecord>> {
         self.read(move |c| reads::quarantined(c, after, limit))
             .await

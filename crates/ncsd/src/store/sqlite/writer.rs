@@ -30,6 +30,8 @@ pub enum Job {
     KeepStates(Vec<KeptState>, oneshot::Sender<StoreResult<()>>),
     /// A one-row write that tells whether writes work (see `health`).
     Probe(oneshot::Sender<StoreResult<()>>),
+    /// Quarantined bodies that now read, moved out of the quarantine.
+    Unquarantine(Vec<i64>, oneshot::Sender<StoreResult<u64>>),
 }
 
 /// Whether the last write transaction failed (disk full, read-only file, ...): `/healthz`
@@ -89,6 +91,7 @@ enum Done {
     Purge(PurgeChunk),
     Probe,
     Kept,
+    Unquarantined(u64),
 }
 
 impl Done {
@@ -206,6 +209,14 @@ fn run_job(tx: &Transaction, job: &Job) -> rusqlite::Result<Done> {
             keep_states(tx, states)?;
             Done::Kept
         }
+        Job::Unquarantine(ids, _) => {
+            let mut n = 0;
+            let mut delete = tx.prepare_cached("DELETE FROM quarantine WHERE id = ?1")?;
+            for id in ids {
+                n += delete.execute([id])? as u64;
+            }
+            Done::Unquarantined(n)
+        }
     })
 }
 
@@ -218,6 +229,7 @@ fn answer(job: Job, result: StoreResult<Done>) {
         (Job::Purge(_, r), Ok(Done::Purge(p))) => drop(r.send(Ok(p))),
         (Job::Probe(r), Ok(Done::Probe)) => drop(r.send(Ok(()))),
         (Job::KeepStates(_, r), Ok(Done::Kept)) => drop(r.send(Ok(()))),
+        (Job::Unquarantine(_, r), Ok(Done::Unquarantined(n))) => drop(r.send(Ok(n))),
         (job, result) => {
             let e = match result {
                 Err(e) => e,
@@ -230,6 +242,7 @@ fn answer(job: Job, result: StoreResult<Done>) {
                 Job::Purge(_, r) => drop(r.send(Err(e))),
                 Job::Probe(r) => drop(r.send(Err(e))),
                 Job::KeepStates(_, r) => drop(r.send(Err(e))),
+                Job::Unquarantine(_, r) => drop(r.send(Err(e))),
             }
         }
     }
