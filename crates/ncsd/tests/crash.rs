@@ -9,19 +9,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{cr_body, signed, SECRET};
+use common::{cr_body, free_port, signed, SECRET};
 use serde_json::json;
 
 /// A delivery that was answered 200: its noticeId and body.
 type Acked = (String, Vec<u8>);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn spawn(port: u16, db: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_ncsd"))

@@ -8,19 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{cr_body, signed, SECRET};
+use common::{cr_body, free_port, signed, SECRET};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TOKEN: &str = "a-token-of-24-characters";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `ncsd serve` run to completion (it refuses to start, or is expected to).
 fn serve_output(args: &[&str], env: &[(&str, &str)]) -> Output {

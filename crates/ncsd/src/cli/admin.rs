@@ -8,9 +8,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::ingest::now_ms;
 use crate::store::{self, EventQuery, ImportBatch, ImportCounts};
 
+/// The store an offline command works on.
 #[derive(Debug, Args)]
-pub struct PurgeArgs {
-    /// Storage URL, as for `serve`.
+pub struct StoreArg {
+    /// Storage URL, as for `serve` (the variable's value is never shown: it may hold a password).
     #[arg(
         long = "database",
         env = "NCSD_DATABASE_URL",
@@ -18,6 +19,12 @@ pub struct PurgeArgs {
         hide_env_values = true
     )]
     pub database_url: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
     /// Delete what is older than this: an RFC 3339 time (2026-01-31T00:00:00Z), a date
     /// (2026-01-31), Unix milliseconds, or an age such as `30d`.
     #[arg(long)]
@@ -48,7 +55,7 @@ pub fn parse_before(s: &str, now: i64) -> anyhow::Result<i64> {
 
 pub async fn purge(a: PurgeArgs) -> anyhow::Result<ExitCode> {
     let cutoff = parse_before(&a.before, now_ms())?;
-    let store = store::open(&a.database_url).await?;
+    let store = store::open(&a.store.database_url).await?;
     let n = store.purge_before(cutoff).await?;
     println!("purged {n} events older than {cutoff} ms");
     Ok(ExitCode::SUCCESS)

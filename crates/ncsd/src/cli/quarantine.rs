@@ -22,19 +22,13 @@ pub enum QuarantineCommand {
 
 #[derive(Debug, Args)]
 pub struct ReprocessArgs {
-    /// Storage URL, as for `serve` (the variable's value is never shown: it may hold a password).
-    #[arg(
-        long = "database",
-        env = "NCSD_DATABASE_URL",
-        default_value = "sqlite://ncsd.db",
-        hide_env_values = true
-    )]
-    pub database_url: String,
+    #[command(flatten)]
+    pub store: super::admin::StoreArg,
 }
 
 pub async fn run(a: QuarantineArgs) -> anyhow::Result<ExitCode> {
     let QuarantineCommand::Reprocess(a) = a.command;
-    let store = store::open(&a.database_url).await?;
+    let store = store::open(&a.store.database_url).await?;
     let (mut after, mut seen, mut moved) = (0, 0u64, 0u64);
     loop {
         let page = store.quarantined(after, 500).await?;

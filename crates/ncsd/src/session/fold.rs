@@ -99,8 +99,7 @@ pub(super) struct Builder {
     exit_key: Option<i64>,
     /// Sequence of the event 33 whose progress is shown.
     progress_sequence: Option<i64>,
-    /// Each 43/44 change: (uid, kind, time, sequence, receiving).
-    stream_changes: Vec<(String, &'static str, Option<i64>, Option<i64>, bool)>,
+    stream_changes: Vec<StreamChange>,
     /// Earliest `sendts` of an event that shows recording, and latest of an event 41.
     recording_from: Option<i64>,
     left_at: Option<i64>,
@@ -111,6 +110,9 @@ pub(super) struct Builder {
     /// Latest event-100 status per RTMP URL.
     pub rtmp: BTreeMap<String, RtmpStatus>,
 }
+
+/// One 43/44 change: (uid, kind, its own time, sequence, receiving).
+type StreamChange = (String, &'static str, Option<i64>, Option<i64>, bool);
 
 /// Numeric uids sort numerically ("9" before "10"), others after, as text.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -309,11 +311,9 @@ fn abnormal_status(event: &E) -> Option<i64> {
 
 /// Receiving intervals per (uid, kind): changes ordered by their own time (then sequence); a
 /// "receiving" opens an interval unless one is open, a "not receiving" closes the open one.
-fn intervals(
-    mut changes: Vec<(String, &'static str, Option<i64>, Option<i64>, bool)>,
-) -> Vec<StreamInterval> {
+fn intervals(mut changes: Vec<StreamChange>) -> Vec<StreamInterval> {
     changes.sort_by(|a, b| {
-        let key = |c: &(String, &'static str, Option<i64>, Option<i64>, bool)| {
+        let key = |c: &StreamChange| {
             (
                 StreamKey(c.0.parse().ok(), c.0.clone()),
                 c.1,

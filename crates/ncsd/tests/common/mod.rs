@@ -16,6 +16,15 @@ use tokio_util::sync::CancellationToken;
 
 pub const SECRET: &str = "test-secret";
 
+/// A loopback port free right now, for a server started as a separate process.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub struct TestServer {
     pub addr: SocketAddr,
     pub base: String,
