@@ -154,6 +154,36 @@ impl Store for WithoutIngest {
     async fn unquarantine(&self, ids: Vec<i64>) -> StoreResult<u64> {
         self.inner.unquarantine(ids).await
     }
+    async fn evidence_after(&self, after: i64, limit: i64) -> StoreResult<Vec<Evidence>> {
+        self.inner.evidence_after(after, limit).await
+    }
+    async fn session_evidence(&self, sid: &str, up_to: i64) -> StoreResult<Vec<Evidence>> {
+        self.inner.session_evidence(sid, up_to).await
+    }
+    async fn lifecycle_cursor(&self) -> StoreResult<i64> {
+        self.inner.lifecycle_cursor().await
+    }
+    async fn record_lifecycle(
+        &self,
+        records: Vec<NewLifecycle>,
+        cursor: Option<i64>,
+    ) -> StoreResult<u64> {
+        self.inner.record_lifecycle(records, cursor).await
+    }
+    async fn lifecycle(&self, q: &LifecycleQuery) -> StoreResult<Vec<LifecycleRecord>> {
+        self.inner.lifecycle(q).await
+    }
+    async fn latest_lifecycle(&self) -> StoreResult<i64> {
+        self.inner.latest_lifecycle().await
+    }
+    async fn quiet_sessions(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<SessionRow>> {
+        self.inner.quiet_sessions(from_ms, to_ms, limit).await
+    }
     async fn repeat_deliveries(&self, after: i64, limit: i64) -> StoreResult<Vec<DeliveryRecord>> {
         self.inner.repeat_deliveries(after, limit).await
     }

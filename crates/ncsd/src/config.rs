@@ -113,10 +113,24 @@ pub struct ServeConfig {
           value_parser = clap::value_parser!(i32).range(-20..=19))]
     pub writer_nice: i32,
 
+    /// A recording that is not finished and gets no delivery for this long is stalled: it gets
+    /// `stalled` in `attention` and one `recording.stalled` lifecycle event (NCS reports upload
+    /// progress every minute while recording).
+    #[arg(long, env = "NCSD_STALL_AFTER", default_value = "5m", value_parser = parse_stall_after)]
+    pub stall_after: std::time::Duration,
+
     /// Keep events and sessions this long (e.g. `30d`), purging older ones in the background.
     /// A session goes as a whole once its last activity is older. Off by default.
     #[arg(long, env = "NCSD_RETAIN", value_parser = humantime::parse_duration)]
     pub retain: Option<std::time::Duration>,
+}
+
+fn parse_stall_after(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e} (e.g. 5m, 90s)"))?;
+    if d < std::time::Duration::from_secs(1) {
+        return Err(format!("{s:?} is shorter than 1s"));
+    }
+    Ok(d)
 }
 
 /// Shortest API token accepted: a short one can be guessed over the network.

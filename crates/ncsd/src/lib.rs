@@ -7,9 +7,11 @@
 
 pub mod api;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod ingest;
+pub mod lifecycle;
 pub mod ratelog;
 pub mod retention;
 pub mod server;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::ingest::now_ms;
+use crate::clock::now_ms;
 use crate::store::DynStore;
 
 /// How often to look for expired data: a tenth of the retention, between 1 s and 1 h.

@@ -87,6 +87,7 @@ fn with_cache(store: &ncsd::store::DynStore, bytes: usize) -> (AppState, Router)
         session_cache: Arc::new(SessionCache::new(bytes)),
         keeper: None,
         auth_failures: Arc::new(ncsd::ratelog::RateLog::per_minute()),
+        stall_after: std::time::Duration::from_secs(300),
     };
     (st.clone(), ncsd::api::router(st))
 }

@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod kept_states;
+pub mod lifecycle;
 pub mod openapi;
 pub mod params;
 pub mod quarantine;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub keeper: Option<kept_states::Keeper>,
     /// Failed token attempts are logged once a minute per client address.
     pub auth_failures: Arc<crate::ratelog::RateLog>,
+    /// `--stall-after`: an unfinished recording quiet this long shows `stalled` in `attention`.
+    pub stall_after: std::time::Duration,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -48,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sessions/{sid}", get(sessions::one))
         .route("/sessions/{sid}/events", get(sessions::events))
         .route("/quarantine", get(quarantine::list))
+        .route("/lifecycle", get(lifecycle::list))
         .route("/stream", get(stream::stream))
         .route("/openapi.json", get(openapi::document))
         .method_not_allowed_fallback(method_not_allowed)

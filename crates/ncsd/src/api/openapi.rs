@@ -41,7 +41,7 @@ fn health_doc() {}
         ingest_doc, health_doc,
         super::events::list, super::events::one,
         super::sessions::list, super::sessions::one, super::sessions::events,
-        super::quarantine::list, super::stream::stream,
+        super::quarantine::list, super::lifecycle::list, super::stream::stream,
         document,
     ),
     components(schemas(ErrorBody)),

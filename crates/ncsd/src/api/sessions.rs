@@ -117,10 +117,36 @@ pub async fn one(
     sid: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Response> {
     let sid = params::path(sid)?;
-    match current_json(&st, &sid).await? {
+    match answer(&st, &sid).await? {
         Some(json) => Ok(json_response(json)),
         None => Err(unknown_session(&sid)),
     }
+}
+
+/// `GET /v1/sessions/{sid}`: the folded state, with what depends on more than the session's
+/// events: its lifecycle events, and `stalled` in `attention` while an unfinished recording has
+/// had no delivery for `--stall-after` (a later delivery clears it).
+pub async fn answer(st: &AppState, sid: &str) -> ApiResult<Option<Bytes>> {
+    let Some(json) = current_json(st, sid).await? else {
+        return Ok(None);
+    };
+    let mut v: Value = serde_json::from_slice(&json).map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read a kept state: {e}"),
+        )
+    })?;
+    if let Some(row) = st.store.session(sid).await? {
+        let phase = summary::phase(row.flags, row.exit_key);
+        let quiet_ms = crate::clock::now_ms() - row.last_activity_ms;
+        if !phase.is_terminal() && quiet_ms >= st.stall_after.as_millis() as i64 {
+            if let Some(list) = v.get_mut("attention").and_then(Value::as_array_mut) {
+                list.push(json!("stalled"));
+            }
+        }
+    }
+    v["lifecycle"] = Value::Array(super::lifecycle::of_session(st, sid).await?);
+    Ok(Some(Bytes::from(v.to_string())))
 }
 
 fn json_response(json: Bytes) -> Response {

@@ -22,7 +22,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::sessions::current_json;
 use super::AppState;
-use crate::ingest::now_ms;
+use crate::clock::now_ms;
 use crate::store::SessionQuery;
 
 /// Sessions listed per store query.

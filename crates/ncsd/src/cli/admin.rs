@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::ingest::now_ms;
+use crate::clock::now_ms;
 use crate::store::{self, EventQuery, ImportBatch, ImportCounts};
 
 /// The store an offline command works on.

@@ -10,7 +10,7 @@ mod send;
 mod serve;
 mod simulate;
 
-pub use send::post_signed;
+pub use crate::simulate::post_signed;
 
 use std::process::ExitCode;
 
@@ -41,6 +41,8 @@ pub enum Command {
     Session(query::SessionArgs),
     /// List stored events, or follow the live stream.
     Events(query::EventsArgs),
+    /// List lifecycle events (recording started, stopped, completed, ...), or follow them live.
+    Lifecycle(query::LifecycleArgs),
     /// Explain an Agora code, e.g. `leave-code 6`, `status 20`, `upload-error 47`.
     Explain(explain::ExplainArgs),
     /// Delete events and sessions older than a date (what --retain does in the background).
@@ -69,6 +71,7 @@ pub fn main() -> ExitCode {
             Command::Sessions(a) => query::sessions(a).await,
             Command::Session(a) => query::session(a).await,
             Command::Events(a) => query::events(a).await,
+            Command::Lifecycle(a) => query::lifecycle(a).await,
             Command::Explain(a) => explain::run(a),
             Command::Purge(a) => admin::purge(a).await,
             Command::Copy(a) => admin::copy(a).await,

@@ -207,7 +207,7 @@ fn event_line(e: &Value) -> String {
 
 pub async fn events(a: EventsArgs) -> anyhow::Result<ExitCode> {
     if a.follow {
-        return follow(&a.api).await;
+        return follow(&a.api, false).await;
     }
     let mut q = format!("/v1/events?limit={}", a.limit);
     if let Some(s) = &a.sid {
@@ -227,8 +227,62 @@ pub async fn events(a: EventsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Tail `/v1/stream`, reconnecting with `Last-Event-ID` so nothing is missed or repeated.
-async fn follow(api: &ApiArgs) -> anyhow::Result<ExitCode> {
+#[derive(Debug, Args)]
+pub struct LifecycleArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Keep running and print lifecycle events as they are recorded (the live stream).
+    #[arg(long)]
+    pub follow: bool,
+    /// Only this type, e.g. recording.completed.
+    #[arg(long = "type")]
+    pub kind: Option<String>,
+    #[arg(long)]
+    pub sid: Option<String>,
+    #[arg(long)]
+    pub cname: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    pub limit: i64,
+}
+
+fn lifecycle_line(v: &Value) -> String {
+    let d = &v["data"];
+    format!(
+        "{:>8} {:<24} {} sid={} cname={} {} -> {}",
+        text(&v["cursor"]),
+        text(&v["type"]),
+        text(&v["timestamp"]),
+        text(&d["sid"]),
+        text(&d["cname"]),
+        text(&d["previous_phase"]),
+        text(&d["phase"])
+    )
+}
+
+pub async fn lifecycle(a: LifecycleArgs) -> anyhow::Result<ExitCode> {
+    if a.follow {
+        return follow(&a.api, true).await;
+    }
+    let mut q = format!("/v1/lifecycle?limit={}", a.limit);
+    for (key, value) in [("type", &a.kind), ("sid", &a.sid), ("cname", &a.cname)] {
+        if let Some(v) = value {
+            q.push_str(&format!("&{key}={}", enc(v)));
+        }
+    }
+    let body = a.api.get(&q).await?;
+    if a.api.json {
+        println!("{body}");
+    } else {
+        for e in body["lifecycle"].as_array().into_iter().flatten() {
+            println!("{}", lifecycle_line(e));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Tail `/v1/stream`, reconnecting with `Last-Event-ID` so nothing is missed or repeated;
+/// `only_lifecycle` prints the lifecycle messages alone.
+async fn follow(api: &ApiArgs, only_lifecycle: bool) -> anyhow::Result<ExitCode> {
     let url = format!("{}/v1/stream", api.url.trim_end_matches('/'));
     let mut last_id: Option<String> = None;
     loop {
@@ -272,10 +326,15 @@ async fn follow(api: &ApiArgs) -> anyhow::Result<ExitCode> {
                     continue;
                 }
                 let v: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
+                if only_lifecycle && kind != "lifecycle" {
+                    continue;
+                }
                 if api.json {
                     println!("{}", serde_json::json!({"type": kind, "data": v}));
                 } else if kind == "event" {
                     println!("{}", event_line(&v));
+                } else if kind == "lifecycle" {
+                    println!("{}", lifecycle_line(&v));
                 } else {
                     println!(
                         "{:>8} session {} is {} ({} events)",

@@ -5,11 +5,11 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use agora_ncs::Secret;
 use anyhow::Context;
 use clap::Args;
 
 use crate::config::SecretArg;
+use crate::simulate::post_signed;
 
 #[derive(Debug, Args)]
 pub struct SendArgs {
@@ -65,25 +65,4 @@ pub async fn run(a: SendArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// POST one body signed with both NCS headers; returns the status and response text.
-pub async fn post_signed(
-    client: &reqwest::Client,
-    url: &str,
-    secret: &Secret,
-    body: Vec<u8>,
-) -> anyhow::Result<(u16, String)> {
-    use agora_ncs::{sign, Algorithm, HEADER_V1, HEADER_V2};
-    let res = client
-        .post(url)
-        .header("content-type", "application/json")
-        .header(HEADER_V1, sign(Algorithm::Sha1, secret, &body))
-        .header(HEADER_V2, sign(Algorithm::Sha256, secret, &body))
-        .body(body)
-        .send()
-        .await
-        .with_context(|| format!("cannot POST to {url}"))?;
-    let status = res.status().as_u16();
-    Ok((status, res.text().await.unwrap_or_default()))
 }

@@ -11,8 +11,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
+use crate::clock::now_ms;
 use crate::config::SecretArg;
-use crate::ingest::now_ms;
 use crate::simulate::{deliver::deliver, generate_session, plan, Faults, Mode};
 
 #[derive(Debug, Args)]

@@ -8,7 +8,6 @@ pub mod signature;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use agora_ncs::{Envelope, Notice, Secret};
 use axum::body::Body;
@@ -44,12 +43,7 @@ impl IngestState {
     }
 }
 
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use crate::clock::now_ms;
 
 pub async fn handle(
     State(st): State<Arc<IngestState>>,

@@ -59,6 +59,7 @@ pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> 
         )),
         keeper,
         auth_failures: Arc::new(crate::ratelog::RateLog::per_minute()),
+        stall_after: cfg.stall_after,
     };
     let api = api::router(state.clone());
     let timeout = Duration::from_millis(cfg.request_timeout_ms);
@@ -163,6 +164,13 @@ pub async fn run(
     if cfg.session_cache_warm {
         api::warm::spawn(apps.state.clone());
     }
+    crate::lifecycle::spawn(
+        store_for_retention.clone(),
+        crate::lifecycle::Settings {
+            stall_after: cfg.stall_after,
+        },
+        shutdown.clone(),
+    );
     if let Some(retain) = cfg.retain {
         tokio::spawn(crate::retention::run(
             store_for_retention.clone(),

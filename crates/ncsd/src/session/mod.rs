@@ -13,6 +13,7 @@ mod distinct;
 mod extensions;
 mod fold;
 mod state;
+mod stored;
 
 #[cfg(test)]
 mod tests;
@@ -21,6 +22,7 @@ pub use details::Details;
 pub use distinct::{display_key, distinct_ordered, DisplayKey};
 pub use fold::{fold, Folding};
 pub use state::*;
+pub use stored::stored_event;
 
 /// What the store hands the fold: one stored Cloud Recording event of one sid.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,8 +9,8 @@ use agora_ncs::Secret;
 use indicatif::ProgressBar;
 use tokio::sync::Mutex;
 
+use super::post_signed;
 use super::Delivery;
-use crate::cli::post_signed;
 
 #[derive(Debug, Default)]
 pub struct Tally {

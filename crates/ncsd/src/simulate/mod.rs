@@ -6,6 +6,8 @@
 pub mod deliver;
 pub mod generate;
 pub mod plan;
+mod post;
 
 pub use generate::{generate_session, Mode, SimEvent, SimSession};
 pub use plan::{plan, Delivery, Faults, Plan};
+pub use post::post_signed;

@@ -93,6 +93,30 @@ pub trait Store: Send + Sync + 'static {
             }
         }
     }
+    /// Events stored after cursor `after`, in commit order, as the lifecycle deriver reads them.
+    async fn evidence_after(&self, after: i64, limit: i64) -> StoreResult<Vec<Evidence>>;
+    /// One session's events up to cursor `up_to`, in commit order (its history for the deriver).
+    async fn session_evidence(&self, sid: &str, up_to: i64) -> StoreResult<Vec<Evidence>>;
+    /// How far the lifecycle deriver got (an event cursor; 0 at first).
+    async fn lifecycle_cursor(&self) -> StoreResult<i64>;
+    /// Record lifecycle events (each (sid, kind) at most once: a repeat is ignored) and move the
+    /// deriver's cursor to `cursor` if that is further, in one transaction. Returns how many
+    /// were new.
+    async fn record_lifecycle(
+        &self,
+        records: Vec<NewLifecycle>,
+        cursor: Option<i64>,
+    ) -> StoreResult<u64>;
+    async fn lifecycle(&self, query: &LifecycleQuery) -> StoreResult<Vec<LifecycleRecord>>;
+    /// Highest lifecycle cursor recorded so far (0: none).
+    async fn latest_lifecycle(&self) -> StoreResult<i64>;
+    /// Sessions whose last activity is in `[from_ms, to_ms)`, oldest first (the stall sweep).
+    async fn quiet_sessions(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<SessionRow>>;
     async fn health(&self) -> StoreResult<()>;
     /// Called when `ncsd serve` stops, after the last request was answered. SQLite copies its
     /// WAL into the database file and empties it, so the stopped store is one file of its real

@@ -177,3 +177,61 @@ pub struct ImportCounts {
     pub deliveries: u64,
     pub quarantine: u64,
 }
+
+/// What the lifecycle deriver reads of a stored event: its place in commit order and the
+/// evidence bits ingest derived from it (see `crate::summary`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evidence {
+    pub seq: i64,
+    pub notice_id: String,
+    pub product_id: i64,
+    pub event_type: i64,
+    pub sid: Option<String>,
+    pub cname: Option<String>,
+    pub uid: Option<String>,
+    pub sequence: Option<i64>,
+    pub session_flags: i64,
+}
+
+/// A lifecycle event to record; at most one per (sid, kind), enforced by the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewLifecycle {
+    /// Stable: the same (sid, kind) always has the same id.
+    pub id: String,
+    pub sid: String,
+    /// `recording.completed`, ...
+    pub kind: String,
+    pub cname: Option<String>,
+    pub recorded_at_ms: i64,
+    /// The whole message, `{"id","type","timestamp","data"}`, as JSON text.
+    pub message: String,
+}
+
+/// A recorded lifecycle event. `seq` is its cursor, in the order recorded; `placement` is the
+/// newest event cursor when it was recorded, which places it in the live stream (after that
+/// event) the same way on every connection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LifecycleRecord {
+    pub seq: i64,
+    pub placement: i64,
+    pub id: String,
+    pub sid: String,
+    pub kind: String,
+    pub cname: Option<String>,
+    pub recorded_at_ms: i64,
+    pub message: String,
+}
+
+/// Which lifecycle events to list: those after `(after_placement, after_seq)` in recorded
+/// order (placement grows with seq), at most `up_to_placement`, filtered.
+#[derive(Debug, Clone, Default)]
+pub struct LifecycleQuery {
+    pub after_seq: i64,
+    /// With `after_seq`: also skip rows placed before this (stream resume); 0: no bound.
+    pub after_placement: i64,
+    pub up_to_placement: Option<i64>,
+    pub limit: i64,
+    pub kind: Option<String>,
+    pub sid: Option<String>,
+    pub cname: Option<String>,
+}

@@ -170,16 +170,27 @@ pub struct SseReader {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SseMessage {
+    /// The number of the id (for a lifecycle message `2m+1:k`, its `2m+1`).
     pub id: u64,
+    /// The id as sent.
+    pub raw_id: String,
     pub event: String,
     pub data: Value,
 }
 
 impl SseReader {
     pub async fn connect(client: &reqwest::Client, url: &str, last_id: Option<u64>) -> SseReader {
+        Self::connect_raw(client, url, last_id.map(|id| id.to_string()).as_deref()).await
+    }
+
+    pub async fn connect_raw(
+        client: &reqwest::Client,
+        url: &str,
+        last_id: Option<&str>,
+    ) -> SseReader {
         let mut req = client.get(url);
         if let Some(id) = last_id {
-            req = req.header("Last-Event-ID", id.to_string());
+            req = req.header("Last-Event-ID", id);
         }
         let res = req.send().await.expect("stream request");
         assert_eq!(res.status().as_u16(), 200);
@@ -198,16 +209,21 @@ impl SseReader {
                 let (mut id, mut event, mut data) = (None, String::new(), String::new());
                 for line in block.lines() {
                     if let Some(v) = line.strip_prefix("id:") {
-                        id = v.trim().parse().ok();
+                        id = Some(v.trim().to_string());
                     } else if let Some(v) = line.strip_prefix("event:") {
                         event = v.trim().to_string();
                     } else if let Some(v) = line.strip_prefix("data:") {
                         data.push_str(v.trim_start());
                     }
                 }
-                if let Some(id) = id {
+                if let Some(raw_id) = id {
                     return Some(SseMessage {
-                        id,
+                        id: raw_id
+                            .split(':')
+                            .next()
+                            .and_then(|n| n.parse().ok())
+                            .unwrap_or(0),
+                        raw_id,
                         event,
                         data: serde_json::from_str(&data).expect("data is JSON"),
                     });

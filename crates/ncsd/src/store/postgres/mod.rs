@@ -4,6 +4,7 @@
 //! Idempotency and "which copy came first" are decided by unique keys in the database, never in
 //! memory, because two instances may receive the same notification at the same moment.
 
+mod lifecycle;
 mod listen;
 mod reads;
 mod rederive;
@@ -151,6 +152,11 @@ impl MigrationSource<'static> for Embedded {
                 4,
                 "session exits",
                 include_str!("migrations/0004_session_exits.sql"),
+            ),
+            (
+                5,
+                "lifecycle",
+                include_str!("migrations/0005_lifecycle.sql"),
             ),
         ];
         let migrations = files
@@ -304,6 +310,50 @@ impl Store for PgStore {
         .await
         .map(drop)
         .map_err(|e| store_error(&e))
+    }
+    async fn evidence_after(&self, after: i64, limit: i64) -> StoreResult<Vec<Evidence>> {
+        lifecycle::evidence_after(&self.pool, after, limit)
+            .await
+            .map_err(|e| store_error(&e))
+    }
+    async fn session_evidence(&self, sid: &str, up_to: i64) -> StoreResult<Vec<Evidence>> {
+        lifecycle::session_evidence(&self.pool, sid, up_to)
+            .await
+            .map_err(|e| store_error(&e))
+    }
+    async fn lifecycle_cursor(&self) -> StoreResult<i64> {
+        lifecycle::cursor(&self.pool)
+            .await
+            .map_err(|e| store_error(&e))
+    }
+    async fn record_lifecycle(
+        &self,
+        records: Vec<NewLifecycle>,
+        cursor: Option<i64>,
+    ) -> StoreResult<u64> {
+        lifecycle::record(&self.pool, &records, cursor)
+            .await
+            .map_err(|e| store_error(&e))
+    }
+    async fn lifecycle(&self, q: &LifecycleQuery) -> StoreResult<Vec<LifecycleRecord>> {
+        lifecycle::list(&self.pool, q)
+            .await
+            .map_err(|e| store_error(&e))
+    }
+    async fn latest_lifecycle(&self) -> StoreResult<i64> {
+        lifecycle::latest(&self.pool)
+            .await
+            .map_err(|e| store_error(&e))
+    }
+    async fn quiet_sessions(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<SessionRow>> {
+        lifecycle::quiet_sessions(&self.pool, from_ms, to_ms, limit)
+            .await
+            .map_err(|e| store_error(&e))
     }
     async fn unquarantine(&self, ids: Vec<i64>) -> StoreResult<u64> {
         // The quarantine is outside the ordered write path (no seq): straight on the pool.

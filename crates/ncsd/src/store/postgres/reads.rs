@@ -93,11 +93,11 @@ pub async fn session_events(
     rows.iter().map(event_row).collect()
 }
 
-const SESSION_COLUMNS: &str =
+pub(super) const SESSION_COLUMNS: &str =
     "sid, cname, flags, event_count, first_event_ms, last_event_ms, last_activity_ms, last_seq, \
      exit_key";
 
-fn session_row(r: &sqlx::postgres::PgRow) -> sqlx::Result<SessionRow> {
+pub(super) fn session_row(r: &sqlx::postgres::PgRow) -> sqlx::Result<SessionRow> {
     Ok(SessionRow {
         sid: r.try_get(0)?,
         cname: r.try_get(1)?,

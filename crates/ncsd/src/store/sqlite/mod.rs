@@ -2,6 +2,7 @@
 //! survives power loss; one writer thread doing group commit (`writer`), and a small pool of
 //! read-only connections for queries (`reads`).
 
+mod lifecycle;
 pub mod priority;
 mod reads;
 mod rederive;
@@ -20,7 +21,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::*;
 use writer::Job;
 
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 /// Warm read connections kept. Each maps the database file on its own, and a page mapped by
 /// several counts that many times in the process's RSS (not in memory used: the page cache is
 /// shared), so fewer, busier connections also keep `top` honest.
@@ -117,7 +118,7 @@ fn create_private(path: &str) -> anyhow::Result<()> {
 }
 
 /// Columns of versions 5 and 6, added only where missing (ALTER TABLE has no IF NOT EXISTS):
-/// version 5 counts quarantine replays (see `schema_v5.sql`); version 6 keeps each session's
+/// version 5 counts quarantine replays (see `schema_later.sql`); version 6 keeps each session's
 /// exits merged with max (`summary::exit_key`; -1: none).
 const ADDED_COLUMNS: [(&str, &str, &str); 4] = [
     ("quarantine", "body_digest", "TEXT"),
@@ -147,7 +148,7 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
             ))?;
         }
     }
-    tx.execute_batch(include_str!("schema_v5.sql"))?;
+    tx.execute_batch(include_str!("schema_later.sql"))?;
     tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     tx.commit()
 }
@@ -336,6 +337,41 @@ impl Store for SqliteStore {
     }
     async fn purge_chunk(&self, before_ms: i64) -> StoreResult<PurgeChunk> {
         self.write(|tx| Job::Purge(before_ms, tx)).await
+    }
+    async fn evidence_after(&self, after: i64, limit: i64) -> StoreResult<Vec<Evidence>> {
+        self.read(move |c| lifecycle::evidence_after(c, after, limit))
+            .await
+    }
+    async fn session_evidence(&self, sid: &str, up_to: i64) -> StoreResult<Vec<Evidence>> {
+        let sid = sid.to_string();
+        self.read(move |c| lifecycle::session_evidence(c, &sid, up_to))
+            .await
+    }
+    async fn lifecycle_cursor(&self) -> StoreResult<i64> {
+        self.read(lifecycle::cursor).await
+    }
+    async fn record_lifecycle(
+        &self,
+        records: Vec<NewLifecycle>,
+        cursor: Option<i64>,
+    ) -> StoreResult<u64> {
+        self.write(|tx| Job::Lifecycle(records, cursor, tx)).await
+    }
+    async fn lifecycle(&self, q: &LifecycleQuery) -> StoreResult<Vec<LifecycleRecord>> {
+        let q = q.clone();
+        self.read(move |c| lifecycle::list(c, &q)).await
+    }
+    async fn latest_lifecycle(&self) -> StoreResult<i64> {
+        self.read(lifecycle::latest).await
+    }
+    async fn quiet_sessions(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<SessionRow>> {
+        self.read(move |c| lifecycle::quiet_sessions(c, from_ms, to_ms, limit))
+            .await
     }
     async fn health(&self) -> StoreResult<()> {
         if self.failing.load(std::sync::atomic::Ordering::Acquire) {

@@ -83,11 +83,11 @@ pub fn session_events(c: &Connection, sid: &str, after: i64) -> rusqlite::Result
     rows.collect()
 }
 
-const SESSION_COLUMNS: &str =
+pub(super) const SESSION_COLUMNS: &str =
     "sid, cname, flags, event_count, first_event_ms, last_event_ms, last_activity_ms, last_seq, \
      exit_key";
 
-fn session_row(r: &rusqlite::Row) -> rusqlite::Result<SessionRow> {
+pub(super) fn session_row(r: &rusqlite::Row) -> rusqlite::Result<SessionRow> {
     Ok(SessionRow {
         sid: r.get(0)?,
         cname: r.get(1)?,

@@ -15,8 +15,8 @@ use super::wal::RestartWanted;
 use super::writes::{import, ingest_one, keep_states, probe, purge, quarantine_one};
 
 use crate::store::{
-    ImportBatch, ImportCounts, IngestOutcome, KeptState, NewDelivery, NewQuarantine, PurgeChunk,
-    StoreError, StoreResult,
+    ImportBatch, ImportCounts, IngestOutcome, KeptState, NewDelivery, NewLifecycle, NewQuarantine,
+    PurgeChunk, StoreError, StoreResult,
 };
 
 const MAX_BATCH: usize = 512;
@@ -32,6 +32,12 @@ pub enum Job {
     Probe(oneshot::Sender<StoreResult<()>>),
     /// Quarantined bodies that now read, moved out of the quarantine.
     Unquarantine(Vec<i64>, oneshot::Sender<StoreResult<u64>>),
+    /// Lifecycle events and the deriver's new cursor.
+    Lifecycle(
+        Vec<NewLifecycle>,
+        Option<i64>,
+        oneshot::Sender<StoreResult<u64>>,
+    ),
 }
 
 /// Whether the last write transaction failed (disk full, read-only file, ...): `/healthz`
@@ -92,6 +98,8 @@ enum Done {
     Probe,
     Kept,
     Unquarantined(u64),
+    /// How many were new, and the newest event cursor (to wake the live streams).
+    Lifecycle(u64, i64),
 }
 
 impl Done {
@@ -100,6 +108,7 @@ impl Done {
         match self {
             Done::Ingest(o) if !o.duplicate => Some(o.seq),
             Done::Import(_, max) => *max,
+            Done::Lifecycle(added, newest) if *added > 0 => Some(*newest),
             _ => None,
         }
     }
@@ -217,6 +226,12 @@ fn run_job(tx: &Transaction, job: &Job) -> rusqlite::Result<Done> {
             }
             Done::Unquarantined(n)
         }
+        Job::Lifecycle(records, to, _) => {
+            let added = super::lifecycle::record(tx, records, *to)?;
+            let newest: i64 =
+                tx.query_row("SELECT COALESCE(max(seq), 0) FROM events", [], |r| r.get(0))?;
+            Done::Lifecycle(added, newest)
+        }
     })
 }
 
@@ -230,6 +245,7 @@ fn answer(job: Job, result: StoreResult<Done>) {
         (Job::Probe(r), Ok(Done::Probe)) => drop(r.send(Ok(()))),
         (Job::KeepStates(_, r), Ok(Done::Kept)) => drop(r.send(Ok(()))),
         (Job::Unquarantine(_, r), Ok(Done::Unquarantined(n))) => drop(r.send(Ok(n))),
+        (Job::Lifecycle(_, _, r), Ok(Done::Lifecycle(n, _))) => drop(r.send(Ok(n))),
         (job, result) => {
             let e = match result {
                 Err(e) => e,
@@ -243,6 +259,7 @@ fn answer(job: Job, result: StoreResult<Done>) {
                 Job::Probe(r) => drop(r.send(Err(e))),
                 Job::KeepStates(_, r) => drop(r.send(Err(e))),
                 Job::Unquarantine(_, r) => drop(r.send(Err(e))),
+                Job::Lifecycle(_, _, r) => drop(r.send(Err(e))),
             }
         }
     }

@@ -28,7 +28,7 @@ pub(super) fn keep_states(tx: &Transaction, states: &[KeptState]) -> rusqlite::R
 
 pub(super) fn probe(tx: &Transaction) -> rusqlite::Result<()> {
     tx.prepare_cached("INSERT OR REPLACE INTO meta (k, v) VALUES ('write_probe', ?1)")?
-        .execute([crate::ingest::now_ms().to_string()])?;
+        .execute([crate::clock::now_ms().to_string()])?;
     Ok(())
 }
 

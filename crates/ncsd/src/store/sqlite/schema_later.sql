@@ -1,3 +1,4 @@
+-- Versions 5 and later, applied to any older file (every statement is idempotent).
 -- Version 5. Its columns are added first, by `migrate` (ALTER TABLE has no IF NOT EXISTS):
 --   quarantine.body_digest TEXT, quarantine.deliveries INTEGER NOT NULL DEFAULT 1,
 --   quarantine.last_received_at_ms INTEGER.
@@ -14,3 +15,20 @@ CREATE INDEX IF NOT EXISTS events_product ON events (product_id, seq);
 CREATE INDEX IF NOT EXISTS events_cname ON events (cname, seq) WHERE cname IS NOT NULL;
 CREATE INDEX IF NOT EXISTS sessions_cname
     ON sessions (cname, last_activity_ms DESC, sid DESC) WHERE cname IS NOT NULL;
+
+-- Version 7: lifecycle events ("recording X completed"), each (sid, kind) recorded at most once;
+-- `seq` is the order recorded, `placement` the newest event cursor at that moment (it places
+-- the message in the live stream). The deriver's progress is `meta.lifecycle_cursor`.
+CREATE TABLE IF NOT EXISTS lifecycle (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    placement      INTEGER NOT NULL,
+    id             TEXT    NOT NULL,
+    sid            TEXT    NOT NULL,
+    kind           TEXT    NOT NULL,
+    cname          TEXT,
+    recorded_at_ms INTEGER NOT NULL,
+    message        TEXT    NOT NULL,
+    UNIQUE (sid, kind)
+);
+CREATE INDEX IF NOT EXISTS lifecycle_kind ON lifecycle (kind, seq);
+CREATE INDEX IF NOT EXISTS lifecycle_cname ON lifecycle (cname, seq) WHERE cname IS NOT NULL;
