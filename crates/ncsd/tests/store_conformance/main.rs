@@ -17,6 +17,7 @@ mod records;
 mod sqlite_only;
 mod stories_concurrency;
 mod stories_ingest;
+mod stories_lifecycle;
 mod stories_maintenance;
 mod stories_sessions;
 
@@ -24,6 +25,7 @@ use common::pg::PgDatabase;
 use ncsd::store::{self, DynStore};
 use stories_concurrency::*;
 use stories_ingest::*;
+use stories_lifecycle::*;
 use stories_maintenance::*;
 use stories_sessions::*;
 
@@ -68,6 +70,9 @@ stories!(
     story_subscribe_wakes,
     story_concurrent_same_notice,
     story_concurrent_copies,
+    story_lifecycle_records,
+    story_lifecycle_evidence_and_quiet_sessions,
+    story_lifecycle_deriver_resumes,
 );
 
 /// A store and what keeps its database alive (a temp dir or a test database); the store is
