@@ -134,6 +134,28 @@ impl<'de> Visitor<'de> for StringVisitor {
     }
 }
 
+/// Type a details object that does not fit `T` as a whole: keep every field that fits and drop
+/// the ones that do not (a wrong type, a second spelling of a field already read), so one bad
+/// field does not cost the event its type. Returns the typed value, if even that fails, and the
+/// names of the fields dropped.
+pub fn salvage<T: serde::de::DeserializeOwned>(
+    details: &serde_json::Map<String, serde_json::Value>,
+) -> (Option<T>, Vec<String>) {
+    let mut kept = serde_json::Map::new();
+    let mut dropped = Vec::new();
+    for (k, v) in details {
+        kept.insert(k.clone(), v.clone());
+        if T::deserialize(serde_json::Value::Object(kept.clone())).is_err() {
+            kept.remove(k);
+            dropped.push(k.clone());
+        }
+    }
+    (
+        T::deserialize(serde_json::Value::Object(kept)).ok(),
+        dropped,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use serde::Deserialize;

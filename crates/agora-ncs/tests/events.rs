@@ -363,10 +363,6 @@ fn what_does_not_fit_stays_raw() {
         (13, json!({"msgName": "ha_register_success"})), // undocumented type
         (34, json!({"msgName": "STSExpired"})),
         (46, json!({})),
-        (31, json!({"status": {"x": 1}})), // documented, impossible type
-        (41, json!({"leaveCode": "six"})),
-        (43, json!({"state": 1.5})),
-        (31, json!({"fileList": "a.m3u8"})),
         (40, json!(null)), // not an object at all
         (40, json!([1, 2])),
         (61, json!("vod_triggered")),
@@ -383,6 +379,19 @@ fn what_does_not_fit_stays_raw() {
         );
         assert_eq!((e.name(), e.event_type()), ("unknown", t));
         assert_eq!(e.to_details(), details);
+    }
+    // A documented type with a field of an impossible type keeps its type; the field reads as
+    // absent and is noted.
+    for (t, details, field) in [
+        (31, json!({"status": {"x": 1}}), "status"),
+        (41, json!({"leaveCode": "six"}), "leaveCode"),
+        (43, json!({"state": 1.5}), "state"),
+        (31, json!({"fileList": "a.m3u8"}), "fileList"),
+    ] {
+        let (e, dropped) = E::parse_noting(t, &details);
+        assert_eq!(e.event_type(), t);
+        assert_ne!(e.name(), "unknown", "{t}: {details}");
+        assert_eq!(dropped, [field]);
     }
 }
 
@@ -402,4 +411,52 @@ fn catalogue_is_complete() {
     }
     assert_eq!(event_name(41), Some("recorder_leave"));
     assert_eq!(event_name(1001), Some("postpone_transcode_final_result"));
+}
+
+#[test]
+fn one_field_of_the_wrong_type_keeps_the_events_type_and_is_noted() {
+    use agora_ncs::RecordingEvent;
+    let details =
+        serde_json::json!({"msgName": "session_exit", "exitStatus": {"oops": 1}, "extraField": 7});
+    let (event, dropped) = RecordingEvent::parse_noting(11, &details);
+    match event {
+        RecordingEvent::SessionExit(d) => assert_eq!(d.exit_status, None),
+        other => panic!("typed as {other:?}"),
+    }
+    assert_eq!(dropped, ["exitStatus"]);
+    // 42 with a wrong-typed streamUid keeps its other fields.
+    let details = serde_json::json!({"startUtcMs": 5, "streamUid": ["x"], "trackType": "audio"});
+    let (event, dropped) = RecordingEvent::parse_noting(42, &details);
+    match event {
+        RecordingEvent::SliceStart(d) => {
+            assert_eq!(
+                (d.start_utc_ms, d.stream_uid, d.track_type.as_deref()),
+                (Some(5), None, Some("audio"))
+            );
+        }
+        other => panic!("typed as {other:?}"),
+    }
+    assert_eq!(dropped, ["streamUid"]);
+    // A well-formed body notes nothing.
+    assert!(
+        RecordingEvent::parse_noting(11, &serde_json::json!({"exitStatus": 0}))
+            .1
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_body_with_both_spellings_of_a_field_is_read() {
+    use agora_ncs::RecordingEvent;
+    let details = serde_json::json!({"streamUid": "7", "state": 0, "UtcMs": 100, "utcMs": 200});
+    let (event, _) = RecordingEvent::parse_noting(43, &details);
+    match event {
+        RecordingEvent::AudioStreamStateChanged(d) => assert_eq!(d.utc_ms, Some(100)),
+        other => panic!("typed as {other:?}"),
+    }
+    let details = serde_json::json!({"fileName": "p/a.jpg", "filename": "p/b.jpg"});
+    assert!(matches!(
+        RecordingEvent::parse(45, &details),
+        RecordingEvent::SnapshotFile(_)
+    ));
 }

@@ -30,9 +30,10 @@ pub const ABNORMAL_STATUS: i64 = 512;
 const COMPLETE_EVIDENCE: i64 = EXIT_OK | UPLOADED | WEB_STOPPED_WITH_FILES;
 const FAILED_EVIDENCE: i64 = EXIT_FAILED | STATUS_FAILED | INIT_FAILED;
 
-/// The phase rules' version. Stored derived data (the summary rows' bits, kept answers) made
-/// by other rules is derived again at start-up.
-pub const RULES_VERSION: i64 = 2;
+/// The phase rules' version (with how events are read: a change to either changes the bits).
+/// Stored derived data (the summary rows' bits, kept answers) made by other rules is derived
+/// again at start-up. 3: a field of the wrong type no longer makes an event unknown.
+pub const RULES_VERSION: i64 = 3;
 
 /// A status absent from the body counts as 0 (normal): older API versions omit it.
 fn normal(status: Option<i64>) -> bool {

@@ -277,3 +277,32 @@ async fn console_check_deliveries_are_stored_but_form_no_session() {
     assert_eq!(all["events"][1]["health_check"], false);
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn a_field_of_the_wrong_type_is_noted_and_the_event_keeps_its_type() {
+    let srv = start(&[]).await;
+    let body = cr_body(
+        "odd-11",
+        "odd",
+        11,
+        0,
+        json!({"exitStatus": {"not": "a number"}}),
+    );
+    assert_eq!(srv.post(&body).await.0, 200);
+    let (_, ev) = srv.get("/v1/events/odd-11").await;
+    assert_eq!(ev["event_name"], "session_exit");
+    assert_eq!(ev["anomalies"], json!(["exitStatus"]));
+    // Both spellings of a field: read, not rejected.
+    let both = cr_body(
+        "both-43",
+        "odd",
+        43,
+        1,
+        json!({"streamUid": "7", "state": 0, "UtcMs": 100, "utcMs": 100}),
+    );
+    assert_eq!(srv.post(&both).await.0, 200);
+    let (_, state) = srv.get("/v1/sessions/odd").await;
+    assert_eq!(state["streams"][0]["since_ms"], 100);
+    assert_eq!(state["phase"], "recording");
+    srv.stop().await;
+}

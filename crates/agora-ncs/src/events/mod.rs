@@ -50,20 +50,33 @@ macro_rules! catalogue {
         impl RecordingEvent {
             /// Type `details` for `event_type`. Never fails.
             pub fn parse(event_type: u32, details: &Value) -> RecordingEvent {
+                Self::parse_noting(event_type, details).0
+            }
+
+            /// [`RecordingEvent::parse`], with the fields that had to be dropped to type the
+            /// details (a field of the wrong type, a second spelling of one): the event keeps
+            /// its type and those fields read as absent.
+            pub fn parse_noting(event_type: u32, details: &Value) -> (RecordingEvent, Vec<String>) {
                 // A details that is not an object cannot be any documented
                 // event; keeping it raw also keeps it byte-for-byte.
-                let typed = if details.is_object() {
+                if let Some(map) = details.as_object() {
                     match event_type {
-                        $( $code => <$ty>::deserialize(details).ok().map(RecordingEvent::$variant), )*
-                        _ => None,
+                        $( $code => {
+                            if let Ok(d) = <$ty>::deserialize(details) {
+                                return (RecordingEvent::$variant(d), Vec::new());
+                            }
+                            if let (Some(d), dropped) = crate::lenient::salvage::<$ty>(map) {
+                                return (RecordingEvent::$variant(d), dropped);
+                            }
+                        } )*
+                        _ => {}
                     }
-                } else {
-                    None
-                };
-                typed.unwrap_or_else(|| RecordingEvent::Unknown {
+                }
+                let raw = RecordingEvent::Unknown {
                     event_type,
                     details: details.clone(),
-                })
+                };
+                (raw, Vec::new())
             }
 
             /// [`RecordingEvent::parse`] from the details' JSON text (as stored), typed

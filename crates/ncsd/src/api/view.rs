@@ -18,13 +18,15 @@ pub fn event_json(e: &EventRecord) -> Value {
         .cloned()
         .unwrap_or(Value::Null);
     let headers: Value = serde_json::from_str(&e.headers).unwrap_or(Value::Null);
-    let event_name = if e.product_id == 3 {
-        u32::try_from(e.event_type)
-            .ok()
-            .and_then(agora_ncs::event_name)
-    } else {
-        None
-    };
+    let event_type = u32::try_from(e.event_type)
+        .ok()
+        .filter(|_| e.product_id == 3);
+    let event_name = event_type.and_then(agora_ncs::event_name);
+    // Fields of a recording event that had to be read as absent (a wrong type, a second
+    // spelling): the event keeps its type, and this says what was left out.
+    let anomalies: Vec<String> = event_type
+        .map(|t| agora_ncs::RecordingEvent::parse_noting(t, &details).1)
+        .unwrap_or_default();
     json!({
         "cursor": e.seq,
         "notice_id": e.notice_id,
@@ -43,6 +45,7 @@ pub fn event_json(e: &EventRecord) -> Value {
         "copy_of": e.copy_of,
         "health_check": e.product_id == 3
             && e.cname.as_deref() == Some(agora_ncs::HEALTH_CHECK_CNAME),
+        "anomalies": anomalies,
         "details": details,
         "headers": headers,
         "body": body,
