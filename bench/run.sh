@@ -198,7 +198,7 @@ if [ "${SKIP_LARGE:-0}" != 1 ]; then
   reads_p99=$(sed 's/.*p99_us \([0-9]*\).*/\1/' <<<"$kept")
 fi
 
-# The issue's goals against this run (the machine is shared: rerun before concluding).
+# The goals against this run (the machine is shared: rerun before concluding).
 verdict() { if python3 -c "import sys; sys.exit(0 if $1 else 1)"; then echo met; else echo "NOT met"; fi; }
 ms() { python3 -c "print(f'{$1 / 1000:.1f} ms')"; }
 echo

@@ -12,7 +12,7 @@
 //! Both use `journal_mode=WAL`.
 //! - `full` (the default): `synchronous=FULL`. Every 200 is on disk, as ncsd's are.
 //! - `normal`: `synchronous=NORMAL`, the setting most guides recommend. Commits are not synced,
-//!   so a 200 survives a crash of the process but not of the machine; the issue's ~15k req/s
+//!   so a 200 survives a crash of the process but not of the machine; the ~15k req/s goal's reference figure
 //!   for this handler is likely this mode.
 
 use std::sync::{Arc, Mutex};

@@ -1,4 +1,4 @@
-//! Ingest options from the security issue: allow-list, notifyMs window, retention, `ncsd purge`.
+//! Ingest options that harden it: allow-list, notifyMs window, retention, `ncsd purge`.
 
 mod common;
 
