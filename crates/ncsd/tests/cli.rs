@@ -183,3 +183,35 @@ async fn quarantine_reprocess_moves_bodies_that_now_read_and_is_idempotent() {
     assert_eq!(left[0].body, b"{not json");
     assert_eq!(store.session("sq").await.unwrap().unwrap().event_count, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_lists_what_was_recorded() {
+    let srv = start(&[]).await;
+    for (i, (t, d)) in [(40, json!({"status": 0})), (11, json!({"exitStatus": 0}))]
+        .into_iter()
+        .enumerate()
+    {
+        srv.post(&cr_body(&format!("lc-{i}"), "sid-lc", t, i as i64, d))
+            .await;
+    }
+    let url = srv.base.clone();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let u = url.clone();
+        let o = tokio::task::spawn_blocking(move || {
+            ncsd(&["lifecycle", "--url", &u, "--sid", "sid-lc"])
+        })
+        .await
+        .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let text = stdout(&o);
+        if text.contains("recording.completed") {
+            assert!(text.contains("recording.started"), "{text}");
+            assert!(text.contains("recording -> completed"), "{text}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    srv.stop().await;
+}

@@ -306,3 +306,22 @@ async fn a_field_of_the_wrong_type_is_noted_and_the_event_keeps_its_type() {
     assert_eq!(state["phase"], "recording");
     srv.stop().await;
 }
+
+/// The same answers on PostgreSQL: a signed body that cannot be read is acknowledged and kept
+/// once, however often it is sent again.
+#[tokio::test]
+async fn unreadable_bodies_are_acknowledged_and_counted_on_postgres_too() {
+    let Some(db) = common::pg::PgDatabase::create().await else {
+        return;
+    };
+    let srv = start(&["--database", &db.url]).await;
+    for _ in 0..3 {
+        let (status, ack) = srv.post(b"{not json at all").await;
+        assert_eq!((status, &ack["quarantined"]), (200, &json!(true)));
+    }
+    let (_, q) = srv.get("/v1/quarantine").await;
+    let items = q["quarantine"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["deliveries"], 3);
+    srv.stop().await;
+}
