@@ -129,16 +129,17 @@ async fn sqlite_version_2_file_is_upgraded_and_keeps_recognising_copies() {
             .expect("tables")
     };
     // Version 3 dropped the content-key table; version 4 added the kept answers; version 5
-    // counts quarantine replays and indexes every list filter.
+    // counts quarantine replays and indexes every list filter; 6 keeps exits; 7 adds lifecycle.
     assert_eq!(
         (
             version,
             table("content_keys"),
             table("session_states"),
             table("quarantine_body"),
-            table("events_cname")
+            table("events_cname"),
+            table("lifecycle")
         ),
-        (6, 0, 1, 1, 1)
+        (7, 0, 1, 1, 1, 1)
     );
 }
 
