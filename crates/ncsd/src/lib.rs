@@ -17,5 +17,6 @@ pub mod retention;
 pub mod server;
 pub mod session;
 pub mod simulate;
+pub mod states;
 pub mod store;
 pub mod summary;

@@ -12,10 +12,10 @@ use axum::Router;
 use common::cr_body;
 use common::router::{app, app_in};
 use http_body_util::BodyExt;
-use ncsd::api::kept_states::{format, Keeper};
-use ncsd::api::session_cache::SessionCache;
 use ncsd::api::AppState;
 use ncsd::config::ServeConfig;
+use ncsd::states::kept::{format, Keeper};
+use ncsd::states::{SessionCache, SessionStates};
 use ncsd::store::KeptState;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -84,8 +84,11 @@ fn with_cache(store: &ncsd::store::DynStore, bytes: usize) -> (AppState, Router)
         store: store.clone(),
         api_token: None,
         shutdown: CancellationToken::new(),
-        session_cache: Arc::new(SessionCache::new(bytes)),
-        keeper: None,
+        states: SessionStates {
+            store: store.clone(),
+            cache: Arc::new(SessionCache::new(bytes)),
+            keeper: None,
+        },
         auth_failures: Arc::new(ncsd::ratelog::RateLog::per_minute()),
         stall_after: std::time::Duration::from_secs(300),
     };
@@ -122,14 +125,14 @@ async fn warming_keeps_the_newest_sessions_first_and_never_a_stale_state() {
 
     let (roomy, roomy_api) = with_cache(store, 1 << 20);
     assert_eq!(
-        ncsd::api::warm::warm(&roomy, None, Duration::ZERO)
+        ncsd::states::warm::warm(&roomy.states, &roomy.shutdown, None, Duration::ZERO)
             .await
             .unwrap(),
         3
     );
     for sid in sids {
         let row = store.session(sid).await.unwrap().unwrap();
-        let kept = roomy.session_cache.kept(sid).expect("warmed");
+        let kept = roomy.states.cache.kept(sid).expect("warmed");
         assert_eq!(
             kept.last_seq, row.last_seq,
             "{sid} warmed at its newest event"
@@ -143,17 +146,17 @@ async fn warming_keeps_the_newest_sessions_first_and_never_a_stale_state() {
 
     // Room for two and a half: the two most recently active are kept, and warming stops
     // rather than push one of them out for an older session.
-    let one = roomy.session_cache.bytes() / 3;
+    let one = roomy.states.cache.bytes() / 3;
     let (tight, tight_api) = with_cache(store, one * 5 / 2);
     assert_eq!(
-        ncsd::api::warm::warm(&tight, None, Duration::ZERO)
+        ncsd::states::warm::warm(&tight.states, &tight.shutdown, None, Duration::ZERO)
             .await
             .unwrap(),
         2
     );
-    assert!(tight.session_cache.kept("w-new").is_some());
-    assert!(tight.session_cache.kept("w-mid").is_some());
-    assert!(tight.session_cache.kept("w-old").is_none());
+    assert!(tight.states.cache.kept("w-new").is_some());
+    assert!(tight.states.cache.kept("w-mid").is_some());
+    assert!(tight.states.cache.kept("w-old").is_none());
 
     // An event stored after warming is in the next answer.
     let stopped = cr_body(
@@ -172,7 +175,7 @@ async fn warming_keeps_the_newest_sessions_first_and_never_a_stale_state() {
 #[tokio::test]
 async fn warming_gives_up_when_no_session_fits_the_budget() {
     let app = app(&[]).await;
-    let sessions = ncsd::api::warm::MISFITS + 4;
+    let sessions = ncsd::states::warm::MISFITS + 4;
     for i in 0..sessions {
         let body = cr_body(
             &format!("m{i}"),
@@ -185,14 +188,18 @@ async fn warming_gives_up_when_no_session_fits_the_budget() {
     }
     // One byte: smaller than any session's state, so nothing can be kept.
     let (tiny, _) = with_cache(&app.state.store, 1);
-    let folded = ncsd::api::warm::warm(&tiny, None, Duration::ZERO)
+    let folded = ncsd::states::warm::warm(&tiny.states, &tiny.shutdown, None, Duration::ZERO)
         .await
         .unwrap();
-    assert_eq!(folded, ncsd::api::warm::MISFITS, "not one fold per session");
-    assert_eq!(tiny.session_cache.bytes(), 0);
+    assert_eq!(
+        folded,
+        ncsd::states::warm::MISFITS,
+        "not one fold per session"
+    );
+    assert_eq!(tiny.states.cache.bytes(), 0);
     // With room, the same pass folds and keeps every session.
     let (roomy, _) = with_cache(&app.state.store, 1 << 20);
-    let folded = ncsd::api::warm::warm(&roomy, None, Duration::ZERO)
+    let folded = ncsd::states::warm::warm(&roomy.states, &roomy.shutdown, None, Duration::ZERO)
         .await
         .unwrap();
     assert_eq!(folded, sessions);
@@ -347,7 +354,7 @@ async fn kept_in_store(store: &ncsd::store::DynStore, sid: &str) -> Option<KeptS
 async fn kept_current(st: &AppState, sid: &str) -> bool {
     for _ in 0..500 {
         if let (Some(kept), Some(row)) = (
-            st.session_cache.kept(sid),
+            st.states.cache.kept(sid),
             st.store.session(sid).await.unwrap(),
         ) {
             if kept.last_seq == row.last_seq {
@@ -363,7 +370,12 @@ async fn kept_current(st: &AppState, sid: &str) -> bool {
 async fn sessions_changed_by_ingest_are_warmed_again_once_it_is_quiet() {
     let app = app(&[]).await;
     let st = app.state.clone();
-    ncsd::api::warm::spawn_with(st.clone(), Duration::ZERO, Duration::from_millis(50));
+    ncsd::states::warm::spawn_with(
+        st.states.clone(),
+        st.shutdown.clone(),
+        Duration::ZERO,
+        Duration::from_millis(50),
+    );
     let audio = |state: i64| json!({"streamUid": "7", "state": state, "UtcMs": 1});
     for (i, sid) in ["q-1", "q-2"].iter().enumerate() {
         let body = cr_body(&format!("q{i}a"), sid, 40, 0, json!({"status": 0}));
@@ -377,7 +389,7 @@ async fn sessions_changed_by_ingest_are_warmed_again_once_it_is_quiet() {
         StatusCode::OK
     );
     assert!(kept_current(&st, "q-1").await, "q-1 was not warmed again");
-    let kept = st.session_cache.kept("q-1").unwrap();
+    let kept = st.states.cache.kept("q-1").unwrap();
     let state: Value = serde_json::from_slice(&kept.json).unwrap();
     assert_eq!(state["event_count"], json!(2));
 }

@@ -2,16 +2,13 @@
 //! router tests drive it with `oneshot`, no socket.
 
 pub mod events;
-pub mod kept_states;
 pub mod lifecycle;
 pub mod openapi;
 pub mod params;
 pub mod quarantine;
-pub mod session_cache;
 pub mod sessions;
 pub mod stream;
 pub mod view;
-pub mod warm;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,9 +31,8 @@ pub struct AppState {
     pub store: DynStore,
     pub api_token: Option<Arc<str>>,
     pub shutdown: CancellationToken,
-    pub session_cache: Arc<session_cache::SessionCache>,
-    /// Keeps finished sessions' answers in the database (None: folds are not kept there).
-    pub keeper: Option<kept_states::Keeper>,
+    /// Recordings' states, kept and checked (`crate::states`).
+    pub states: crate::states::SessionStates,
     /// Failed token attempts are logged once a minute per client address.
     pub auth_failures: Arc<crate::ratelog::RateLog>,
     /// `--stall-after`: an unfinished recording quiet this long shows `stalled` in `attention`.

@@ -2,8 +2,6 @@
 //! A session's state is always folded from its stored events, so every instance sharing a
 //! database computes the same answer.
 
-use std::sync::Arc;
-
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue};
@@ -14,97 +12,14 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::view::{event_json, stored_event};
-use super::{kept_states, params, session_cache, AppState};
+use super::{params, AppState};
 use crate::error::{ApiError, ApiResult};
-use crate::session::{display_key, distinct_ordered, Folding, StoredEvent};
-use crate::store::{DynStore, SessionQuery, SessionRow, StoreResult};
+use crate::session::{display_key, distinct_ordered, StoredEvent};
+use crate::store::{SessionQuery, SessionRow};
 use crate::summary;
 
 fn unknown_session(sid: &str) -> ApiError {
     ApiError::not_found(format!("no recording session with sid {sid:?} is stored"))
-}
-
-/// The current state of one session as JSON, or None when the sid is unknown.
-///
-/// A kept state (`session_cache`) is current while the summary row's `last_seq` is the one it
-/// was folded at. With nothing kept in memory, a finished recording's answer kept in the store
-/// (`kept_states`) is read along with the summary row and used on the same condition. When
-/// only newer events were stored since a kept fold, it is carried forward over them
-/// (`Folding::extend`: the live case, a recording reporting in sequence order); otherwise, or
-/// with nothing kept, every event is folded.
-pub async fn current_json(st: &AppState, sid: &str) -> ApiResult<Option<Bytes>> {
-    let kept = st.session_cache.kept(sid);
-    // Nothing in memory: a finished recording's answer may be kept in the store (after a
-    // restart, or written by another instance); it comes with the summary row.
-    let (row, stored) = match (&kept, &st.keeper) {
-        (None, Some(_)) => match st.store.session_with_kept(sid).await? {
-            Some((row, stored)) => (Some(row), stored),
-            None => (None, None),
-        },
-        _ => (st.store.session(sid).await?, None),
-    };
-    let Some(row) = row else {
-        st.session_cache.forget(sid);
-        return Ok(None);
-    };
-    if let Some(k) = kept.as_ref().filter(|k| k.last_seq == row.last_seq) {
-        return Ok(Some(k.json.clone()));
-    }
-    if let Some(json) = stored.and_then(kept_states::usable) {
-        st.session_cache.put(sid, row.last_seq, json.clone(), None);
-        return Ok(Some(json));
-    }
-    let carried = match kept.and_then(|k| Some((k.last_seq, k.folding?))) {
-        Some((at, folding)) => carry_forward(&st.store, sid, at, &folding).await?,
-        None => None,
-    };
-    let (folded_at, folding) = match carried {
-        Some(c) => c,
-        None => match fold_all(&st.store, sid).await? {
-            Some(f) => f,
-            None => return Ok(None),
-        },
-    };
-    let state = folding.state();
-    let json = Bytes::from(serde_json::to_vec(&state).map_err(|e| {
-        ApiError::new(
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot serialise the state: {e}"),
-        )
-    })?);
-    let carry = session_cache::worth_carrying(state.phase).then(|| Arc::new(folding));
-    if let (None, Some(keeper)) = (&carry, &st.keeper) {
-        keeper.keep(sid, folded_at, &json);
-    }
-    st.session_cache.put(sid, folded_at, json.clone(), carry);
-    Ok(Some(json))
-}
-
-/// Every event of the session folded, with the newest cursor among them; None when it has none.
-async fn fold_all(store: &DynStore, sid: &str) -> StoreResult<Option<(i64, Folding)>> {
-    let records = store.session_events(sid).await?;
-    let Some(folded_at) = records.iter().map(|r| r.seq).max() else {
-        return Ok(None);
-    };
-    let events: Vec<StoredEvent> = records.iter().filter_map(stored_event).collect();
-    Ok(Some((folded_at, Folding::new(sid, &events))))
-}
-
-/// The kept fold (at cursor `at`) carried over the events stored since; None when they cannot
-/// be appended (an event sorting before one already folded) or there are none to append.
-async fn carry_forward(
-    store: &DynStore,
-    sid: &str,
-    at: i64,
-    kept: &Folding,
-) -> StoreResult<Option<(i64, Folding)>> {
-    let records = store.session_events_after(sid, at).await?;
-    let Some(folded_at) = records.iter().map(|r| r.seq).max() else {
-        return Ok(None);
-    };
-    let events: Vec<StoredEvent> = records.iter().filter_map(stored_event).collect();
-    let mut folding = kept.clone();
-    Ok(folding.extend(&events).then_some((folded_at, folding)))
 }
 
 /// The state of one recording, folded from its events.
@@ -127,7 +42,7 @@ pub async fn one(
 /// events: its lifecycle events, and `stalled` in `attention` while an unfinished recording has
 /// had no delivery for `--stall-after` (a later delivery clears it).
 pub async fn answer(st: &AppState, sid: &str) -> ApiResult<Option<Bytes>> {
-    let Some(json) = current_json(st, sid).await? else {
+    let Some(json) = st.states.current(sid).await? else {
         return Ok(None);
     };
     let mut v: Value = serde_json::from_slice(&json).map_err(|e| {

@@ -22,7 +22,7 @@ use futures::Stream;
 use serde::Deserialize;
 
 use super::lifecycle::record_json;
-use super::sessions::answer as current_json;
+use super::sessions::answer;
 use super::view::event_json;
 use super::{params, AppState};
 use crate::error::{ApiError, ApiResult};
@@ -160,7 +160,7 @@ pub async fn stream(
                 at.seq = e.seq;
                 yield Ok(Event::default().id((e.seq * 2).to_string()).event("event").data(event_json(&e).to_string()));
                 if let (Some(sid), 3) = (&e.sid, e.product_id) {
-                    if let Ok(Some(s)) = current_json(&app, sid).await {
+                    if let Ok(Some(s)) = answer(&app, sid).await {
                         yield Ok(Event::default().id((e.seq * 2 + 1).to_string()).event("session").data(String::from_utf8_lossy(&s)));
                     }
                 }
@@ -201,7 +201,7 @@ async fn session_message(st: &AppState, seq: i64) -> Option<Event> {
         .await;
     let e = page.ok()?.into_iter().next().filter(|e| e.seq == seq)?;
     let sid = e.sid.as_ref().filter(|_| e.product_id == 3)?;
-    let s = current_json(st, sid).await.ok()??;
+    let s = answer(st, sid).await.ok()??;
     Some(
         Event::default()
             .id((seq * 2 + 1).to_string())

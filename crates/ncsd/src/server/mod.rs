@@ -49,15 +49,14 @@ pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> 
         )
         .with_state(ingest_state);
     // `--session-cache-mb 0` means fold on every read: nothing kept, in memory or in the store.
-    let keeper = (cfg.session_cache_mb > 0).then(|| api::kept_states::Keeper::spawn(store.clone()));
     let state = AppState {
-        store,
+        store: store.clone(),
         api_token: cfg.api_token.as_ref().map(|t| Arc::from(t.0.expose())),
         shutdown,
-        session_cache: Arc::new(api::session_cache::SessionCache::new(
+        states: crate::states::SessionStates::new(
+            store,
             cfg.session_cache_mb.saturating_mul(1 << 20),
-        )),
-        keeper,
+        ),
         auth_failures: Arc::new(crate::ratelog::RateLog::per_minute()),
         stall_after: cfg.stall_after,
     };
@@ -162,7 +161,7 @@ pub async fn run(
         max_header_bytes: cfg.max_header_bytes,
     };
     if cfg.session_cache_warm {
-        api::warm::spawn(apps.state.clone());
+        crate::states::warm::spawn(apps.state.states.clone(), apps.state.shutdown.clone());
     }
     crate::lifecycle::spawn(
         store_for_retention.clone(),
@@ -178,7 +177,7 @@ pub async fn run(
             shutdown.clone(),
         ));
     }
-    let keeper = apps.state.keeper.clone();
+    let keeper = apps.state.states.keeper.clone();
     let main = listener::serve(
         main_listener,
         apps.main,

@@ -8,7 +8,7 @@
 //! whenever ingest has been quiet for a moment after storing events (`QUIET`), then only the
 //! sessions active since the last pass.
 //!
-//! Each fold goes through `sessions::current_json`, exactly as a read would, so a warmed state
+//! Each fold goes through `SessionStates::current`, exactly as a read would, so a warmed state
 //! is checked against the store like any kept one and never hides a newer event. The work is
 //! one session at a time, and it pauses as long as it worked, so warming takes at most half of
 //! one CPU from the requests that arrive meanwhile. The pauses come once the work owed passes
@@ -20,8 +20,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast::error::RecvError;
 
-use super::sessions::current_json;
-use super::AppState;
+use tokio_util::sync::CancellationToken;
+
+use super::SessionStates;
 use crate::clock::now_ms;
 use crate::store::SessionQuery;
 
@@ -44,8 +45,13 @@ const OVERLAP_MS: i64 = 60_000;
 /// stops after `MISFITS` folds in a row that were too large to keep at all, so a budget smaller
 /// than every session does not cost a fold of each. Returns how many it folded. Once its folds
 /// have taken `pause` or more since it last slept, it sleeps that long (zero: never, for tests).
-pub async fn warm(st: &AppState, since: Option<i64>, pause: Duration) -> anyhow::Result<usize> {
-    let cache = &st.session_cache;
+pub async fn warm(
+    st: &SessionStates,
+    shutdown: &CancellationToken,
+    since: Option<i64>,
+    pause: Duration,
+) -> anyhow::Result<usize> {
+    let cache = &st.cache;
     let (mut warmed, mut largest, mut misfits) = (0, 0, 0);
     let mut pacer = Pacer::new(pause);
     let mut cursor = None;
@@ -60,16 +66,14 @@ pub async fn warm(st: &AppState, since: Option<i64>, pause: Duration) -> anyhow:
             })
             .await?;
         for row in &page {
-            if st.shutdown.is_cancelled() {
+            if shutdown.is_cancelled() {
                 return Ok(warmed);
             }
             if cache.room() < largest && cache.kept(&row.sid).is_none() {
                 return Ok(warmed);
             }
             let (before, started) = (cache.bytes(), Instant::now());
-            current_json(st, &row.sid)
-                .await
-                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            st.current(&row.sid).await?;
             largest = largest.max(cache.bytes().saturating_sub(before));
             warmed += 1;
             misfits = if cache.kept(&row.sid).is_some() {
@@ -119,13 +123,18 @@ impl Pacer {
 }
 
 /// Warms the cache in the background: once at start-up, then after each burst of ingest.
-pub fn spawn(st: AppState) {
-    spawn_with(st, PAUSE, QUIET);
+pub fn spawn(st: SessionStates, shutdown: CancellationToken) {
+    spawn_with(st, shutdown, PAUSE, QUIET);
 }
 
 /// `spawn` with its pause and quiet time given (tests use short ones).
-pub fn spawn_with(st: AppState, pause: Duration, quiet: Duration) {
-    if st.session_cache.room() == 0 {
+pub fn spawn_with(
+    st: SessionStates,
+    shutdown: CancellationToken,
+    pause: Duration,
+    quiet: Duration,
+) {
+    if st.cache.room() == 0 {
         return;
     }
     tokio::spawn(async move {
@@ -133,10 +142,10 @@ pub fn spawn_with(st: AppState, pause: Duration, quiet: Duration) {
         let mut since = None;
         loop {
             let (started, started_ms) = (Instant::now(), now_ms());
-            match warm(&st, since, pause).await {
+            match warm(&st, &shutdown, since, pause).await {
                 Ok(n) if since.is_none() => tracing::info!(
                     sessions = n,
-                    mib = st.session_cache.bytes() >> 20,
+                    mib = st.cache.bytes() >> 20,
                     seconds = started.elapsed().as_secs_f32(),
                     "session cache warmed with the most recently active sessions"
                 ),
@@ -144,7 +153,7 @@ pub fn spawn_with(st: AppState, pause: Duration, quiet: Duration) {
                 Err(e) => tracing::warn!(error = %e, "warming the session cache failed"),
             }
             since = Some(started_ms - OVERLAP_MS);
-            if !quiet_after_ingest(&st, &mut stored, quiet).await {
+            if !quiet_after_ingest(&shutdown, &mut stored, quiet).await {
                 return;
             }
         }
@@ -153,14 +162,14 @@ pub fn spawn_with(st: AppState, pause: Duration, quiet: Duration) {
 
 /// Waits until events were stored and then nothing for `quiet`; false when ncsd is stopping.
 async fn quiet_after_ingest(
-    st: &AppState,
+    shutdown: &CancellationToken,
     stored: &mut tokio::sync::broadcast::Receiver<i64>,
     quiet: Duration,
 ) -> bool {
     let mut seen = false;
     loop {
         tokio::select! {
-            _ = st.shutdown.cancelled() => return false,
+            _ = shutdown.cancelled() => return false,
             got = stored.recv() => match got {
                 Ok(_) | Err(RecvError::Lagged(_)) => seen = true,
                 Err(RecvError::Closed) => return false,
