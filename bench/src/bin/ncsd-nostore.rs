@@ -176,6 +176,73 @@ impl Store for WithoutIngest {
     async fn latest_lifecycle(&self) -> StoreResult<i64> {
         self.inner.latest_lifecycle().await
     }
+    async fn forward_destination(&self, name: &str) -> StoreResult<Option<DestinationRow>> {
+        self.inner.forward_destination(name).await
+    }
+    async fn forward_open(&self, name: &str, e: i64, l: i64) -> StoreResult<DestinationRow> {
+        self.inner.forward_open(name, e, l).await
+    }
+    async fn forward_enqueue(
+        &self,
+        name: &str,
+        messages: Vec<OutMessage>,
+        cursors: Option<(i64, i64)>,
+        again: bool,
+    ) -> StoreResult<u64> {
+        self.inner
+            .forward_enqueue(name, messages, cursors, again)
+            .await
+    }
+    async fn forward_claim(
+        &self,
+        name: &str,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+        ordered: bool,
+    ) -> StoreResult<Vec<OutRecord>> {
+        self.inner
+            .forward_claim(name, owner, now_ms, lease_until_ms, limit, ordered)
+            .await
+    }
+    async fn forward_settle(
+        &self,
+        name: &str,
+        seq: i64,
+        owner: &str,
+        attempt: Attempt,
+        outcome: Settle,
+    ) -> StoreResult<()> {
+        self.inner
+            .forward_settle(name, seq, owner, attempt, outcome)
+            .await
+    }
+    async fn forward_messages(
+        &self,
+        name: &str,
+        state: Option<&str>,
+        before_seq: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<OutRecord>> {
+        self.inner
+            .forward_messages(name, state, before_seq, limit)
+            .await
+    }
+    async fn forward_requeue(&self, name: &str, which: Requeue) -> StoreResult<u64> {
+        self.inner.forward_requeue(name, which).await
+    }
+    async fn forward_set_state(
+        &self,
+        name: &str,
+        state: &str,
+        error: Option<String>,
+    ) -> StoreResult<()> {
+        self.inner.forward_set_state(name, state, error).await
+    }
+    async fn forward_counts(&self, name: &str) -> StoreResult<(i64, i64)> {
+        self.inner.forward_counts(name).await
+    }
     async fn quiet_sessions(
         &self,
         from_ms: i64,

@@ -9,6 +9,12 @@ use clap::Args;
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
+    /// TOML file with the same settings as these flags (a key per flag: `listen`, `database`,
+    /// `secret` as a list, ...) and the forwarding destinations (`[[destination]]`). Flags and
+    /// environment variables override it; `${VAR}` in a value is read from the environment.
+    #[arg(long, env = "NCSD_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
+
     /// Address to listen on for NCS deliveries (and the API unless --api-listen is given).
     #[arg(long, env = "NCSD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -167,7 +173,7 @@ impl std::str::FromStr for SecretArg {
 
 /// For tests and embedding: parse `serve` flags from a list, as the command line would.
 #[derive(Debug, clap::Parser)]
-struct ServeOnly {
+pub struct ServeOnly {
     #[command(flatten)]
     config: ServeConfig,
 }

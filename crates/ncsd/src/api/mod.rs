@@ -1,6 +1,7 @@
 //! The query API under `/v1`, plus `/healthz`. `router` is a pure function of the state, so the
 //! router tests drive it with `oneshot`, no socket.
 
+pub mod destinations;
 pub mod events;
 pub mod lifecycle;
 pub mod openapi;
@@ -8,7 +9,7 @@ pub mod params;
 pub mod quarantine;
 pub mod sessions;
 pub mod stream;
-pub mod view;
+pub use crate::event_view as view;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub auth_failures: Arc<crate::ratelog::RateLog>,
     /// `--stall-after`: an unfinished recording quiet this long shows `stalled` in `attention`.
     pub stall_after: std::time::Duration,
+    /// Forwarding destinations from the configuration file.
+    pub destinations: Arc<Vec<crate::forward::DestinationConfig>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -48,6 +51,24 @@ pub fn router(state: AppState) -> Router {
         .route("/sessions/{sid}/events", get(sessions::events))
         .route("/quarantine", get(quarantine::list))
         .route("/lifecycle", get(lifecycle::list))
+        .route("/destinations", get(destinations::list))
+        .route("/destinations/{name}/messages", get(destinations::messages))
+        .route(
+            "/destinations/{name}/messages/{id}/retry",
+            axum::routing::post(destinations::retry_one),
+        )
+        .route(
+            "/destinations/{name}/retry-failed",
+            axum::routing::post(destinations::retry_failed),
+        )
+        .route(
+            "/destinations/{name}/replay",
+            axum::routing::post(destinations::replay),
+        )
+        .route(
+            "/destinations/{name}/enable",
+            axum::routing::post(destinations::enable),
+        )
         .route("/stream", get(stream::stream))
         .route("/openapi.json", get(openapi::document))
         .method_not_allowed_fallback(method_not_allowed)

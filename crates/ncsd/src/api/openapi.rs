@@ -42,6 +42,8 @@ fn health_doc() {}
         super::events::list, super::events::one,
         super::sessions::list, super::sessions::one, super::sessions::events,
         super::quarantine::list, super::lifecycle::list, super::stream::stream,
+        super::destinations::list, super::destinations::messages, super::destinations::retry_one,
+        super::destinations::retry_failed, super::destinations::replay, super::destinations::enable,
         document,
     ),
     components(schemas(ErrorBody)),

@@ -11,9 +11,10 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::view::{event_json, stored_event};
+use super::view::event_json;
 use super::{params, AppState};
 use crate::error::{ApiError, ApiResult};
+use crate::session::stored_event;
 use crate::session::{display_key, distinct_ordered, StoredEvent};
 use crate::store::{SessionQuery, SessionRow};
 use crate::summary;

@@ -4,6 +4,7 @@
 
 mod admin;
 mod explain;
+mod forward_cli;
 mod quarantine;
 mod query;
 mod send;
@@ -30,7 +31,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Receive, verify and store NCS callbacks; serve the query API.
-    Serve(crate::config::ServeConfig),
+    Serve(Box<crate::config::ServeConfig>),
     /// Sign and POST notification bodies (files, or stdin) to an NCS endpoint.
     Send(send::SendArgs),
     /// Generate realistic Cloud Recording sessions and deliver them like NCS does.
@@ -51,9 +52,35 @@ pub enum Command {
     Copy(admin::CopyArgs),
     /// Work on the quarantine: `reprocess` re-reads kept bodies with this build's parser.
     Quarantine(quarantine::QuarantineArgs),
+    /// Check a configuration file and print what `serve --config FILE` would run (secrets
+    /// redacted); exits 2 with the line and the reason when it is wrong.
+    CheckConfig(forward_cli::CheckConfigArgs),
+    /// Forwarding destinations: state, lag, failures.
+    Destinations(forward_cli::DestinationsArgs),
+    /// A destination's messages and their attempts.
+    Messages(forward_cli::MessagesArgs),
+    /// Send a failed message (or every failed one) again.
+    Retry(forward_cli::RetryArgs),
+    /// Send a destination's history since a time again.
+    Replay(forward_cli::ReplayArgs),
+    /// A local receiver for wiring up a webhook: verifies Standard Webhooks signatures and
+    /// prints what arrives.
+    Listen(forward_cli::ListenArgs),
 }
 
 pub fn main() -> ExitCode {
+    // A configuration file feeds the flags through their environment variables, so it is read
+    // before they are parsed; a bad one stops here with the line and the reason.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(path) = crate::config_file::wanted(&args) {
+        match crate::config_file::load(&path) {
+            Ok(file) => file.export(),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let cli = Cli::parse();
     init_tracing();
     let runtime = match runtime() {
@@ -65,7 +92,7 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve(cfg) => serve::run(cfg).await,
+            Command::Serve(cfg) => serve::run(*cfg).await,
             Command::Send(a) => send::run(a).await,
             Command::Simulate(a) => simulate::run(a).await,
             Command::Sessions(a) => query::sessions(a).await,
@@ -76,6 +103,12 @@ pub fn main() -> ExitCode {
             Command::Purge(a) => admin::purge(a).await,
             Command::Copy(a) => admin::copy(a).await,
             Command::Quarantine(a) => quarantine::run(a).await,
+            Command::CheckConfig(a) => forward_cli::check_config(a),
+            Command::Destinations(a) => forward_cli::destinations(a).await,
+            Command::Messages(a) => forward_cli::messages(a).await,
+            Command::Retry(a) => forward_cli::retry(a).await,
+            Command::Replay(a) => forward_cli::replay(a).await,
+            Command::Listen(a) => forward_cli::listen(a).await,
         }
     });
     match result {

@@ -24,9 +24,25 @@ pub struct ApiArgs {
 }
 
 impl ApiArgs {
-    async fn get(&self, path_and_query: &str) -> anyhow::Result<Value> {
+    pub async fn get(&self, path_and_query: &str) -> anyhow::Result<Value> {
+        self.call(reqwest::Method::GET, path_and_query, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
         let url = format!("{}{}", self.url.trim_end_matches('/'), path_and_query);
-        let mut req = reqwest::Client::new().get(&url);
+        let mut req = reqwest::Client::new().request(method, &url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
         if let Some(t) = &self.api_token {
             req = req.bearer_auth(t.0.expose());
         }
@@ -62,7 +78,7 @@ pub struct SessionsArgs {
     pub limit: i64,
 }
 
-fn text(v: &Value) -> String {
+pub fn text(v: &Value) -> String {
     match v {
         Value::Null => "-".into(),
         Value::String(s) => s.clone(),
@@ -70,7 +86,7 @@ fn text(v: &Value) -> String {
     }
 }
 
-fn enc(s: &str) -> String {
+pub fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

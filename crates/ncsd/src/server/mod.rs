@@ -32,6 +32,17 @@ pub struct Apps {
     pub state: AppState,
 }
 
+/// The destinations of `--config` (none without one). The file was checked when `serve`
+/// started; reading it again here keeps `apps` usable on its own (tests, embedding).
+pub fn destinations(cfg: &ServeConfig) -> anyhow::Result<Vec<crate::forward::DestinationConfig>> {
+    match &cfg.config {
+        Some(path) => crate::config_file::load(path)
+            .map(|f| f.destinations)
+            .map_err(|e| anyhow::anyhow!(e)),
+        None => Ok(Vec::new()),
+    }
+}
+
 pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> Apps {
     let ingest_state = Arc::new(IngestState {
         store: store.clone(),
@@ -59,6 +70,7 @@ pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> 
         ),
         auth_failures: Arc::new(crate::ratelog::RateLog::per_minute()),
         stall_after: cfg.stall_after,
+        destinations: Arc::new(destinations(cfg).unwrap_or_default()),
     };
     let api = api::router(state.clone());
     let timeout = Duration::from_millis(cfg.request_timeout_ms);
@@ -163,6 +175,11 @@ pub async fn run(
     if cfg.session_cache_warm {
         crate::states::warm::spawn(apps.state.states.clone(), apps.state.shutdown.clone());
     }
+    crate::forward::spawn(
+        store_for_retention.clone(),
+        destinations(&cfg)?,
+        shutdown.clone(),
+    );
     crate::lifecycle::spawn(
         store_for_retention.clone(),
         crate::lifecycle::Settings {

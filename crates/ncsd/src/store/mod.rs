@@ -117,6 +117,63 @@ pub trait Store: Send + Sync + 'static {
         to_ms: i64,
         limit: i64,
     ) -> StoreResult<Vec<SessionRow>>;
+    /// A forwarding destination's row; None before it was first opened.
+    async fn forward_destination(&self, name: &str) -> StoreResult<Option<DestinationRow>>;
+    /// Open a destination where it starts (its cursors), unless it exists; returns its row.
+    async fn forward_open(
+        &self,
+        name: &str,
+        event_cursor: i64,
+        lifecycle_cursor: i64,
+    ) -> StoreResult<DestinationRow>;
+    /// Put messages in the outbox (one per id: a repeat is ignored, or, with `again`, made
+    /// pending and due now) and move the cursors forward, in one transaction.
+    async fn forward_enqueue(
+        &self,
+        name: &str,
+        messages: Vec<OutMessage>,
+        cursors: Option<(i64, i64)>,
+        again: bool,
+    ) -> StoreResult<u64>;
+    /// Lease up to `limit` due pending messages to `owner` until `lease_until_ms`, oldest first;
+    /// with `ordered`, only the oldest pending message of each sid.
+    async fn forward_claim(
+        &self,
+        name: &str,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+        ordered: bool,
+    ) -> StoreResult<Vec<OutRecord>>;
+    /// Record an attempt and what it decided (only while `owner` holds the lease).
+    async fn forward_settle(
+        &self,
+        name: &str,
+        seq: i64,
+        owner: &str,
+        attempt: Attempt,
+        outcome: Settle,
+    ) -> StoreResult<()>;
+    /// Messages of one destination, newest first, with their attempts.
+    async fn forward_messages(
+        &self,
+        name: &str,
+        state: Option<&str>,
+        before_seq: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<OutRecord>>;
+    /// Make messages pending and due now; returns how many.
+    async fn forward_requeue(&self, name: &str, which: Requeue) -> StoreResult<u64>;
+    /// Set a destination's state (`active`, `disabled`) and its last error.
+    async fn forward_set_state(
+        &self,
+        name: &str,
+        state: &str,
+        error: Option<String>,
+    ) -> StoreResult<()>;
+    /// (pending, failed) messages of a destination.
+    async fn forward_counts(&self, name: &str) -> StoreResult<(i64, i64)>;
     async fn health(&self) -> StoreResult<()>;
     /// Called when `ncsd serve` stops, after the last request was answered. SQLite copies its
     /// WAL into the database file and empties it, so the stopped store is one file of its real

@@ -235,3 +235,77 @@ pub struct LifecycleQuery {
     pub sid: Option<String>,
     pub cname: Option<String>,
 }
+
+/// A forwarding destination's progress and health, shared by every instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DestinationRow {
+    pub name: String,
+    /// `active` or `disabled` (an HTTP 410 disables; enabled again by API or CLI).
+    pub state: String,
+    /// Events and lifecycle events up to these cursors are in the outbox.
+    pub event_cursor: i64,
+    pub lifecycle_cursor: i64,
+    pub last_success_ms: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// A message to put in a destination's outbox. `id` is the message id every attempt carries
+/// (the `noticeId`, or the lifecycle id): one row per (destination, id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutMessage {
+    pub id: String,
+    pub kind: String,
+    pub sid: Option<String>,
+    /// The message exactly as sent, JSON text.
+    pub body: String,
+    pub created_ms: i64,
+}
+
+/// One delivery attempt of a message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Attempt {
+    pub at_ms: i64,
+    /// The receiver's HTTP status, when it answered.
+    pub status: Option<i64>,
+    pub error: Option<String>,
+    pub latency_ms: i64,
+}
+
+/// A message in an outbox, with its attempts when listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutRecord {
+    pub seq: i64,
+    pub id: String,
+    pub kind: String,
+    pub sid: Option<String>,
+    pub body: String,
+    /// `pending`, `delivered` or `failed`.
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_ms: i64,
+    pub created_ms: i64,
+    pub delivered_ms: Option<i64>,
+    pub last_error: Option<String>,
+    pub attempt_log: Vec<Attempt>,
+}
+
+/// What an attempt decided for its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    Delivered,
+    /// Pending again, due then.
+    Retry {
+        next_attempt_ms: i64,
+    },
+    /// No retry left: kept as failed (the dead letters).
+    Failed,
+    /// The receiver said 410 Gone: the message waits, the destination is disabled.
+    Disable,
+}
+
+/// Which messages to send again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requeue {
+    One(String),
+    Failed,
+}

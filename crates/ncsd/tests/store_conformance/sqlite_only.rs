@@ -139,7 +139,7 @@ async fn sqlite_version_2_file_is_upgraded_and_keeps_recognising_copies() {
             table("events_cname"),
             table("lifecycle")
         ),
-        (7, 0, 1, 1, 1, 1)
+        (8, 0, 1, 1, 1, 1)
     );
 }
 

@@ -4,6 +4,7 @@
 //! Idempotency and "which copy came first" are decided by unique keys in the database, never in
 //! memory, because two instances may receive the same notification at the same moment.
 
+mod forward;
 mod lifecycle;
 mod listen;
 mod reads;
@@ -157,6 +158,11 @@ impl MigrationSource<'static> for Embedded {
                 5,
                 "lifecycle",
                 include_str!("migrations/0005_lifecycle.sql"),
+            ),
+            (
+                6,
+                "forwarding",
+                include_str!("migrations/0006_forwarding.sql"),
             ),
         ];
         let migrations = files
@@ -352,6 +358,100 @@ impl Store for PgStore {
         limit: i64,
     ) -> StoreResult<Vec<SessionRow>> {
         lifecycle::quiet_sessions(&self.pool, from_ms, to_ms, limit)
+            .await
+            .map_err(|e| store_error(&e))
+    }
+    async fn forward_destination(&self, name: &str) -> StoreResult<Option<DestinationRow>> {
+        forward::destination(&self.pool, name)
+            .await
+            .map_err(|e| store_error(&e))
+    }
+    async fn forward_open(
+        &self,
+        name: &str,
+        event_cursor: i64,
+        lifecycle_cursor: i64,
+    ) -> StoreResult<DestinationRow> {
+        forward::open(&self.pool, name, event_cursor, lifecycle_cursor)
+            .await
+            .map_err(|e| store_error(&e))?;
+        self.forward_destination(name).await?.ok_or_else(|| {
+            StoreError::Other(format!("destination {name:?} vanished after it was opened"))
+        })
+    }
+    async fn forward_enqueue(
+        &self,
+        name: &str,
+        messages: Vec<OutMessage>,
+        cursors: Option<(i64, i64)>,
+        again: bool,
+    ) -> StoreResult<u64> {
+        let now = crate::clock::now_ms();
+        forward::enqueue(&self.pool, name, &messages, cursors, again, now)
+            .await
+            .map_err(|e| store_error(&e))
+    }
+    async fn forward_claim(
+        &self,
+        name: &str,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+        ordered: bool,
+    ) -> StoreResult<Vec<OutRecord>> {
+        forward::claim(
+            &self.pool,
+            name,
+            owner,
+            now_ms,
+            lease_until_ms,
+            limit,
+            ordered,
+        )
+        .await
+        .map_err(|e| store_error(&e))
+    }
+    async fn forward_settle(
+        &self,
+        name: &str,
+        seq: i64,
+        owner: &str,
+        attempt: Attempt,
+        outcome: Settle,
+    ) -> StoreResult<()> {
+        forward::settle(&self.pool, name, seq, owner, &attempt, outcome)
+            .await
+            .map_err(|e| store_error(&e))
+    }
+    async fn forward_messages(
+        &self,
+        name: &str,
+        state: Option<&str>,
+        before_seq: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<OutRecord>> {
+        forward::messages(&self.pool, name, state, before_seq, limit)
+            .await
+            .map_err(|e| store_error(&e))
+    }
+    async fn forward_requeue(&self, name: &str, which: Requeue) -> StoreResult<u64> {
+        forward::requeue(&self.pool, name, &which, crate::clock::now_ms())
+            .await
+            .map_err(|e| store_error(&e))
+    }
+    async fn forward_set_state(
+        &self,
+        name: &str,
+        state: &str,
+        error: Option<String>,
+    ) -> StoreResult<()> {
+        forward::set_state(&self.pool, name, state, error.as_deref())
+            .await
+            .map_err(|e| store_error(&e))
+    }
+    async fn forward_counts(&self, name: &str) -> StoreResult<(i64, i64)> {
+        forward::counts(&self.pool, name)
             .await
             .map_err(|e| store_error(&e))
     }

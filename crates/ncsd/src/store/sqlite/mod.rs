@@ -2,6 +2,7 @@
 //! survives power loss; one writer thread doing group commit (`writer`), and a small pool of
 //! read-only connections for queries (`reads`).
 
+mod forward;
 mod lifecycle;
 pub mod priority;
 mod reads;
@@ -21,7 +22,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::*;
 use writer::Job;
 
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_VERSION: i64 = 8;
 /// Warm read connections kept. Each maps the database file on its own, and a page mapped by
 /// several counts that many times in the process's RSS (not in memory used: the page cache is
 /// shared), so fewer, busier connections also keep `top` honest.
@@ -218,6 +219,14 @@ impl SqliteStore {
             .map_err(|_| StoreError::Unavailable("the SQLite writer stopped".into()))?
     }
 
+    /// A write run by the writer thread, inside its transaction.
+    async fn exec(
+        &self,
+        f: impl Fn(&rusqlite::Transaction) -> rusqlite::Result<u64> + Send + 'static,
+    ) -> StoreResult<u64> {
+        self.write(|tx| Job::Exec(Box::new(f), tx)).await
+    }
+
     async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -372,6 +381,100 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<SessionRow>> {
         self.read(move |c| lifecycle::quiet_sessions(c, from_ms, to_ms, limit))
             .await
+    }
+    async fn forward_destination(&self, name: &str) -> StoreResult<Option<DestinationRow>> {
+        let name = name.to_string();
+        self.read(move |c| forward::destination(c, &name)).await
+    }
+    async fn forward_open(
+        &self,
+        name: &str,
+        event_cursor: i64,
+        lifecycle_cursor: i64,
+    ) -> StoreResult<DestinationRow> {
+        let n = name.to_string();
+        self.exec(move |tx| forward::open(tx, &n, event_cursor, lifecycle_cursor))
+            .await?;
+        self.forward_destination(name).await?.ok_or_else(|| {
+            StoreError::Other(format!("destination {name:?} vanished after it was opened"))
+        })
+    }
+    async fn forward_enqueue(
+        &self,
+        name: &str,
+        messages: Vec<OutMessage>,
+        cursors: Option<(i64, i64)>,
+        again: bool,
+    ) -> StoreResult<u64> {
+        let name = name.to_string();
+        let now = crate::clock::now_ms();
+        self.exec(move |tx| forward::enqueue(tx, &name, &messages, cursors, again, now))
+            .await
+    }
+    async fn forward_claim(
+        &self,
+        name: &str,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+        ordered: bool,
+    ) -> StoreResult<Vec<OutRecord>> {
+        let (n, o) = (name.to_string(), owner.to_string());
+        let claimed = self
+            .exec(move |tx| forward::claim(tx, &n, &o, now_ms, lease_until_ms, limit, ordered))
+            .await?;
+        if claimed == 0 {
+            return Ok(Vec::new());
+        }
+        let (n, o) = (name.to_string(), owner.to_string());
+        self.read(move |c| forward::claimed(c, &n, &o, lease_until_ms))
+            .await
+    }
+    async fn forward_settle(
+        &self,
+        name: &str,
+        seq: i64,
+        owner: &str,
+        attempt: Attempt,
+        outcome: Settle,
+    ) -> StoreResult<()> {
+        let (n, o) = (name.to_string(), owner.to_string());
+        self.exec(move |tx| forward::settle(tx, &n, seq, &o, &attempt, outcome))
+            .await
+            .map(drop)
+    }
+    async fn forward_messages(
+        &self,
+        name: &str,
+        state: Option<&str>,
+        before_seq: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<OutRecord>> {
+        let (n, s) = (name.to_string(), state.map(str::to_string));
+        self.read(move |c| forward::messages(c, &n, s.as_deref(), before_seq, limit))
+            .await
+    }
+    async fn forward_requeue(&self, name: &str, which: Requeue) -> StoreResult<u64> {
+        let n = name.to_string();
+        let now = crate::clock::now_ms();
+        self.exec(move |tx| forward::requeue(tx, &n, &which, now))
+            .await
+    }
+    async fn forward_set_state(
+        &self,
+        name: &str,
+        state: &str,
+        error: Option<String>,
+    ) -> StoreResult<()> {
+        let (n, s) = (name.to_string(), state.to_string());
+        self.exec(move |tx| forward::set_state(tx, &n, &s, error.as_deref()))
+            .await
+            .map(drop)
+    }
+    async fn forward_counts(&self, name: &str) -> StoreResult<(i64, i64)> {
+        let n = name.to_string();
+        self.read(move |c| forward::counts(c, &n)).await
     }
     async fn health(&self) -> StoreResult<()> {
         if self.failing.load(std::sync::atomic::Ordering::Acquire) {

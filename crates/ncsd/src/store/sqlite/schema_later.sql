@@ -32,3 +32,43 @@ CREATE TABLE IF NOT EXISTS lifecycle (
 );
 CREATE INDEX IF NOT EXISTS lifecycle_kind ON lifecycle (kind, seq);
 CREATE INDEX IF NOT EXISTS lifecycle_cname ON lifecycle (cname, seq) WHERE cname IS NOT NULL;
+
+-- Version 8: forwarding. Each destination's progress through the event and lifecycle logs, and
+-- its outbox: one row per message (per destination and message id), with the state of its
+-- delivery, so a message in flight or waiting for a retry survives a crash.
+CREATE TABLE IF NOT EXISTS destinations (
+    name             TEXT PRIMARY KEY,
+    state            TEXT    NOT NULL DEFAULT 'active',
+    event_cursor     INTEGER NOT NULL,
+    lifecycle_cursor INTEGER NOT NULL,
+    last_success_ms  INTEGER,
+    last_error       TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    destination     TEXT    NOT NULL,
+    id              TEXT    NOT NULL,
+    kind            TEXT    NOT NULL,
+    sid             TEXT,
+    body            TEXT    NOT NULL,
+    state           TEXT    NOT NULL DEFAULT 'pending',
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms INTEGER NOT NULL,
+    lease_owner     TEXT,
+    lease_until_ms  INTEGER,
+    created_ms      INTEGER NOT NULL,
+    delivered_ms    INTEGER,
+    last_error      TEXT,
+    UNIQUE (destination, id)
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (destination, state, next_attempt_ms);
+CREATE INDEX IF NOT EXISTS outbox_sid ON outbox (destination, sid, seq) WHERE sid IS NOT NULL;
+CREATE TABLE IF NOT EXISTS outbox_attempts (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    outbox_seq INTEGER NOT NULL,
+    at_ms      INTEGER NOT NULL,
+    status     INTEGER,
+    error      TEXT,
+    latency_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_attempts_message ON outbox_attempts (outbox_seq, id);

@@ -32,6 +32,9 @@ pub enum Job {
     Probe(oneshot::Sender<StoreResult<()>>),
     /// Quarantined bodies that now read, moved out of the quarantine.
     Unquarantine(Vec<i64>, oneshot::Sender<StoreResult<u64>>),
+    /// Any other write, as a closure run inside the writer's transaction (forwarding's outbox);
+    /// it may run twice (alone, after a batch failed), so it must be a `Fn`.
+    Exec(ExecFn, oneshot::Sender<StoreResult<u64>>),
     /// Lifecycle events and the deriver's new cursor.
     Lifecycle(
         Vec<NewLifecycle>,
@@ -39,6 +42,8 @@ pub enum Job {
         oneshot::Sender<StoreResult<u64>>,
     ),
 }
+
+pub type ExecFn = Box<dyn Fn(&Transaction) -> rusqlite::Result<u64> + Send>;
 
 /// Whether the last write transaction failed (disk full, read-only file, ...): `/healthz`
 /// reports it until a write succeeds again.
@@ -98,6 +103,7 @@ enum Done {
     Probe,
     Kept,
     Unquarantined(u64),
+    Exec(u64),
     /// How many were new, and the newest event cursor (to wake the live streams).
     Lifecycle(u64, i64),
 }
@@ -226,6 +232,7 @@ fn run_job(tx: &Transaction, job: &Job) -> rusqlite::Result<Done> {
             }
             Done::Unquarantined(n)
         }
+        Job::Exec(f, _) => Done::Exec(f(tx)?),
         Job::Lifecycle(records, to, _) => {
             let added = super::lifecycle::record(tx, records, *to)?;
             let newest: i64 =
@@ -246,6 +253,7 @@ fn answer(job: Job, result: StoreResult<Done>) {
         (Job::KeepStates(_, r), Ok(Done::Kept)) => drop(r.send(Ok(()))),
         (Job::Unquarantine(_, r), Ok(Done::Unquarantined(n))) => drop(r.send(Ok(n))),
         (Job::Lifecycle(_, _, r), Ok(Done::Lifecycle(n, _))) => drop(r.send(Ok(n))),
+        (Job::Exec(_, r), Ok(Done::Exec(n))) => drop(r.send(Ok(n))),
         (job, result) => {
             let e = match result {
                 Err(e) => e,
@@ -260,6 +268,7 @@ fn answer(job: Job, result: StoreResult<Done>) {
                 Job::KeepStates(_, r) => drop(r.send(Err(e))),
                 Job::Unquarantine(_, r) => drop(r.send(Err(e))),
                 Job::Lifecycle(_, _, r) => drop(r.send(Err(e))),
+                Job::Exec(_, r) => drop(r.send(Err(e))),
             }
         }
     }

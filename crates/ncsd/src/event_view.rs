@@ -1,4 +1,5 @@
-//! How a stored event looks in the API (`GET /v1/events/{noticeId}`, lists, and the live stream).
+//! How a stored event is shown: by the API (`GET /v1/events/{noticeId}`, lists, the live
+//! stream) and in forwarded messages, the same everywhere.
 
 use serde_json::{json, Value};
 
@@ -51,6 +52,3 @@ pub fn event_json(e: &EventRecord) -> Value {
         "body": body,
     })
 }
-
-/// The fold's adapter, from `session` (kept here for the API's callers).
-pub use crate::session::stored_event;
