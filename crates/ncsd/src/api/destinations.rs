@@ -32,6 +32,8 @@ async fn summary(st: &AppState, d: &DestinationConfig) -> ApiResult<Value> {
         "last_error": row.as_ref().and_then(|r| r.last_error.clone()),
         "events": d.events,
         "ordered": d.ordered,
+        "event_cursor": row.as_ref().map(|r| r.event_cursor),
+        "lifecycle_cursor": row.as_ref().map(|r| r.lifecycle_cursor),
     }))
 }
 
