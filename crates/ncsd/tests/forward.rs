@@ -28,12 +28,15 @@ struct Got {
     at: Instant,
 }
 
+/// A planned answer: a status, and a `Retry-After` value.
+type Planned = (u16, Option<&'static str>);
+
 /// A receiver on loopback: records every request; answers each with the next planned
 /// response (then 200), after an optional delay.
 #[derive(Clone, Default)]
 struct Receiver {
     got: Arc<Mutex<Vec<Got>>>,
-    plan: Arc<Mutex<Vec<(u16, Option<&'static str>)>>>,
+    plan: Arc<Mutex<Vec<Planned>>>,
     delay: Arc<Mutex<Duration>>,
 }
 
