@@ -97,9 +97,6 @@ fn default_concurrency() -> usize {
     8
 }
 
-/// Kinds this build can deliver to.
-pub const SUPPORTED: [Kind; 1] = [Kind::Webhook];
-
 impl DestinationConfig {
     /// Everything a start would refuse, said once, here.
     pub fn check(&self) -> Result<(), String> {
@@ -111,19 +108,28 @@ impl DestinationConfig {
         {
             return Err("name must be [a-z0-9-]+".into());
         }
-        if !SUPPORTED.contains(&self.kind) {
+        let url = self.url.as_deref().ok_or("url is required")?;
+        let u = reqwest::Url::parse(url).map_err(|e| format!("url {url:?}: {e}"))?;
+        let schemes: &[&str] = match self.kind {
+            Kind::Webhook => &["http", "https"],
+            Kind::Nats => &["nats", "tls"],
+            Kind::Rabbitmq => &["amqp", "amqps"],
+            Kind::Redis => &["redis", "rediss"],
+        };
+        if !schemes.contains(&u.scheme()) {
             return Err(format!(
-                "kind {:?} is not supported by this build (supported: webhook)",
+                "url {url:?} must start with {} for kind {}",
+                schemes.join(":// or "),
                 self.kind.as_str()
             ));
         }
-        let url = self.url.as_deref().ok_or("url is required")?;
         if self.kind == Kind::Webhook {
-            let u = reqwest::Url::parse(url).map_err(|e| format!("url {url:?}: {e}"))?;
-            if !matches!(u.scheme(), "http" | "https") {
-                return Err(format!("url {url:?} must be http or https"));
-            }
             self.secrets()?;
+        }
+        if self.kind == Kind::Rabbitmq && self.exchange.is_none() {
+            return Err(
+                "exchange is required for kind rabbitmq (\"\" is the default exchange)".into(),
+            );
         }
         for glob in self.events.iter().chain(self.cname.iter()) {
             glob::Pattern::new(glob).map_err(|e| format!("glob {glob:?}: {e}"))?;

@@ -9,9 +9,11 @@
 //! down for hours loses nothing: at least once. Each destination has its own tasks, so a slow
 //! one delays no other, and ingest never waits for any.
 
+mod buses;
 pub mod config;
 pub mod message;
 pub mod sign;
+mod sink;
 pub mod ssrf;
 mod webhook;
 mod worker;

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::config::{DestinationConfig, Start};
 use super::message::{from_event, from_lifecycle};
-use super::webhook::Webhook;
+use super::sink::Sink;
 use crate::clock::now_ms;
 use crate::store::{
     Attempt, DynStore, EventQuery, LifecycleQuery, OutMessage, Settle, StoreResult,
@@ -26,7 +26,7 @@ const POLL: Duration = Duration::from_millis(500);
 pub fn spawn(store: DynStore, destinations: Vec<DestinationConfig>, shutdown: CancellationToken) {
     let owner = format!("ncsd-{}", uuid::Uuid::new_v4().simple());
     for d in destinations {
-        let hook = match Webhook::new(&d) {
+        let hook = match Sink::new(&d) {
             Ok(h) => Arc::new(h),
             Err(e) => {
                 tracing::error!(destination = %d.name, error = %e, "destination not started");
@@ -144,7 +144,7 @@ async fn feed_round(store: &DynStore, d: &DestinationConfig) -> StoreResult<usiz
 async fn send_loop(
     store: DynStore,
     d: Arc<DestinationConfig>,
-    hook: Arc<Webhook>,
+    hook: Arc<Sink>,
     owner: String,
     fed: Arc<Notify>,
     shutdown: CancellationToken,
@@ -175,7 +175,7 @@ async fn send_loop(
 async fn send_round(
     store: &DynStore,
     d: &DestinationConfig,
-    hook: &Webhook,
+    hook: &Sink,
     owner: &str,
     schedule: &[Duration],
     timeout: Duration,
@@ -213,6 +213,7 @@ async fn send_round(
                 latency_ms: sent.latency.as_millis() as i64,
             };
             let outcome = match sent.status {
+                None if sent.error.is_none() => Settle::Delivered,
                 Some(s) if (200..300).contains(&s) => Settle::Delivered,
                 Some(410) => Settle::Disable,
                 _ => match schedule.get(m.attempts as usize) {
