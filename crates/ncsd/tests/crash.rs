@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{cr_body, free_port, signed, SECRET};
+use common::{cr_body, free_port, signed, wait_healthy, SECRET};
 use serde_json::json;
 
 /// A delivery that was answered 200: its noticeId and body.
@@ -31,19 +31,6 @@ fn spawn(port: u16, db: &str) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn ncsd")
-}
-
-async fn wait_healthy(client: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("ncsd did not become healthy");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

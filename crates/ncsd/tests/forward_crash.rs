@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use common::pg::PgDatabase;
-use common::{cr_body, free_port, signed, start, SECRET};
+use common::{cr_body, free_port, signed, start, wait_healthy, SECRET};
 use serde_json::{json, Value};
 
 type Seen = Arc<Mutex<Vec<String>>>;
@@ -79,19 +79,6 @@ fn spawn(port: u16, db: &str, config: &std::path::Path) -> Child {
         )
         .spawn()
         .expect("spawn ncsd")
-}
-
-async fn wait_healthy(client: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("ncsd did not become healthy");
 }
 
 async fn post(client: &reqwest::Client, base: &str, id: &str, sid: &str, seq: i64) -> bool {

@@ -16,6 +16,20 @@ use tokio_util::sync::CancellationToken;
 
 pub const SECRET: &str = "test-secret";
 
+/// Wait until a server started as a separate process answers `/healthz`.
+pub async fn wait_healthy(client: &reqwest::Client, base: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("ncsd did not become healthy");
+}
+
 /// A loopback port free right now, for a server started as a separate process.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
