@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{cr_body, free_port, signed, wait_healthy, SECRET};
 use serde_json::json;
