@@ -209,14 +209,10 @@ impl Store for WithoutIngest {
     async fn forward_settle(
         &self,
         name: &str,
-        seq: i64,
         owner: &str,
-        attempt: Attempt,
-        outcome: Settle,
+        settled: Vec<(i64, Attempt, Settle)>,
     ) -> StoreResult<()> {
-        self.inner
-            .forward_settle(name, seq, owner, attempt, outcome)
-            .await
+        self.inner.forward_settle(name, owner, settled).await
     }
     async fn forward_messages(
         &self,

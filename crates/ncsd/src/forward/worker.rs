@@ -202,8 +202,8 @@ async fn send_round(
         )
         .await?;
     let n = batch.len();
-    stream::iter(batch)
-        .for_each_concurrent(d.concurrency, |m| async move {
+    let settled: Vec<(i64, Attempt, Settle)> = stream::iter(batch)
+        .map(|m| async move {
             let sent = hook.send(&m.id, &m.body).await;
             let at = now_ms();
             let attempt = Attempt {
@@ -229,15 +229,16 @@ async fn send_round(
             if outcome == Settle::Disable {
                 tracing::warn!(destination = %d.name, "the receiver answered 410 Gone: destination disabled");
             }
-            if let Err(e) = store
-                .forward_settle(&d.name, m.seq, owner, attempt, outcome)
-                .await
-            {
-                // The lease runs out and the message is sent again: at least once.
-                tracing::warn!(destination = %d.name, error = %e, "cannot record an attempt");
-            }
+            (m.seq, attempt, outcome)
         })
+        .buffer_unordered(d.concurrency)
+        .collect()
         .await;
+    // One write for the whole batch. If it fails, the leases run out and the messages are sent
+    // again: at least once.
+    if let Err(e) = store.forward_settle(&d.name, owner, settled).await {
+        tracing::warn!(destination = %d.name, error = %e, "cannot record the attempts");
+    }
     Ok(n)
 }
 

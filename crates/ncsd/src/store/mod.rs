@@ -146,14 +146,13 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
         ordered: bool,
     ) -> StoreResult<Vec<OutRecord>>;
-    /// Record an attempt and what it decided (only while `owner` holds the lease).
+    /// Record attempts and what each decided, in one transaction (each only while `owner`
+    /// still holds its message's lease).
     async fn forward_settle(
         &self,
         name: &str,
-        seq: i64,
         owner: &str,
-        attempt: Attempt,
-        outcome: Settle,
+        settled: Vec<(i64, Attempt, Settle)>,
     ) -> StoreResult<()>;
     /// Messages of one destination, newest first, with their attempts.
     async fn forward_messages(

@@ -153,67 +153,80 @@ pub async fn claim(
 pub async fn settle(
     pool: &PgPool,
     name: &str,
-    seq: i64,
     owner: &str,
-    a: &Attempt,
-    outcome: Settle,
+    settled: &[(i64, Attempt, Settle)],
 ) -> sqlx::Result<()> {
     let mut conn = pool.acquire().await?;
     let mut tx = conn.begin().await?;
-    let held: Option<i64> = sqlx::query_scalar(
-        "SELECT seq FROM outbox WHERE seq = $1 AND destination = $2 AND lease_owner = $3 \
-         FOR UPDATE",
-    )
-    .bind(seq)
-    .bind(name)
-    .bind(owner)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if held.is_none() {
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO outbox_attempts (outbox_seq, at_ms, status, error, latency_ms) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(seq)
-    .bind(a.at_ms)
-    .bind(a.status)
-    .bind(&a.error)
-    .bind(a.latency_ms)
-    .execute(&mut *tx)
-    .await?;
-    let (state, next, delivered) = match outcome {
-        Settle::Delivered => ("delivered", None, Some(a.at_ms)),
-        Settle::Retry { next_attempt_ms } => ("pending", Some(next_attempt_ms), None),
-        Settle::Failed => ("failed", None, None),
-        Settle::Disable => ("pending", None, None),
-    };
-    sqlx::query(
-        "UPDATE outbox SET state = $2, attempts = attempts + 1, \
-           next_attempt_ms = COALESCE($3, next_attempt_ms), delivered_ms = $4, last_error = $5, \
-           lease_owner = NULL, lease_until_ms = NULL WHERE seq = $1",
-    )
-    .bind(seq)
-    .bind(state)
-    .bind(next)
-    .bind(delivered)
-    .bind(&a.error)
-    .execute(&mut *tx)
-    .await?;
-    let sql = match outcome {
-        Settle::Delivered => "UPDATE destinations SET last_success_ms = $2 WHERE name = $1",
-        Settle::Disable => {
-            "UPDATE destinations SET state = 'disabled', last_error = $3 WHERE name = $1 AND $2 = $2"
-        }
-        _ => "UPDATE destinations SET last_error = $3 WHERE name = $1 AND $2 = $2",
-    };
-    sqlx::query(sql)
+    let (mut success, mut error, mut disable) = (None, None, None);
+    for (seq, a, outcome) in settled {
+        let (state, next, delivered) = match outcome {
+            Settle::Delivered => ("delivered", None, Some(a.at_ms)),
+            Settle::Retry { next_attempt_ms } => ("pending", Some(*next_attempt_ms), None),
+            Settle::Failed => ("failed", None, None),
+            Settle::Disable => ("pending", None, None),
+        };
+        // Only while the lease is ours: a message whose lease ran out may be another's now.
+        let updated = sqlx::query(
+            "UPDATE outbox SET state = $3, attempts = attempts + 1, \
+               next_attempt_ms = COALESCE($4, next_attempt_ms), delivered_ms = $5, \
+               last_error = $6, lease_owner = NULL, lease_until_ms = NULL \
+             WHERE seq = $1 AND destination = $2 AND lease_owner = $7",
+        )
+        .bind(seq)
         .bind(name)
-        .bind(a.at_ms)
+        .bind(state)
+        .bind(next)
+        .bind(delivered)
         .bind(&a.error)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO outbox_attempts (outbox_seq, at_ms, status, error, latency_ms) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(seq)
+        .bind(a.at_ms)
+        .bind(a.status)
+        .bind(&a.error)
+        .bind(a.latency_ms)
         .execute(&mut *tx)
         .await?;
+        match outcome {
+            Settle::Delivered => success = success.max(Some(a.at_ms)),
+            Settle::Disable => disable = a.error.clone(),
+            _ => error = a.error.clone(),
+        }
+    }
+    if let Some(at) = success {
+        sqlx::query(
+            "UPDATE destinations SET last_success_ms = GREATEST(COALESCE(last_success_ms, 0), $2) \
+             WHERE name = $1",
+        )
+        .bind(name)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if error.is_some() {
+        sqlx::query("UPDATE destinations SET last_error = $2 WHERE name = $1")
+            .bind(name)
+            .bind(&error)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if disable.is_some() {
+        sqlx::query("UPDATE destinations SET state = 'disabled', last_error = $2 WHERE name = $1")
+            .bind(name)
+            .bind(&disable)
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await
 }
 

@@ -415,12 +415,10 @@ impl Store for PgStore {
     async fn forward_settle(
         &self,
         name: &str,
-        seq: i64,
         owner: &str,
-        attempt: Attempt,
-        outcome: Settle,
+        settled: Vec<(i64, Attempt, Settle)>,
     ) -> StoreResult<()> {
-        forward::settle(&self.pool, name, seq, owner, &attempt, outcome)
+        forward::settle(&self.pool, name, owner, &settled)
             .await
             .map_err(|e| store_error(&e))
     }

@@ -137,51 +137,62 @@ pub fn claimed(
 pub fn settle(
     tx: &Transaction,
     name: &str,
-    seq: i64,
     owner: &str,
-    a: &Attempt,
-    outcome: Settle,
+    settled: &[(i64, Attempt, Settle)],
 ) -> rusqlite::Result<u64> {
-    let held: Option<i64> = tx
-        .prepare_cached(
-            "SELECT seq FROM outbox WHERE seq = ?1 AND destination = ?2 AND lease_owner = ?3",
-        )?
-        .query_row(params![seq, name, owner], |r| r.get(0))
-        .optional()?;
-    if held.is_none() {
-        return Ok(0);
-    }
-    tx.prepare_cached(
+    let mut update = tx.prepare_cached(
+        "UPDATE outbox SET state = ?3, attempts = attempts + 1, \
+           next_attempt_ms = COALESCE(?4, next_attempt_ms), delivered_ms = ?5, last_error = ?6, \
+           lease_owner = NULL, lease_until_ms = NULL \
+         WHERE seq = ?1 AND destination = ?2 AND lease_owner = ?7",
+    )?;
+    let mut attempt = tx.prepare_cached(
         "INSERT INTO outbox_attempts (outbox_seq, at_ms, status, error, latency_ms) \
          VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![seq, a.at_ms, a.status, a.error, a.latency_ms])?;
-    let (state, next, delivered) = match outcome {
+    )?;
+    let (mut n, mut success, mut error, mut disable) = (0, None, None, None);
+    for (seq, a, outcome) in settled {
+        let (state, next, delivered) = row_update(a, *outcome);
+        // Only while the lease is ours: a message whose lease ran out may be another's now.
+        if update.execute(params![seq, name, state, next, delivered, a.error, owner])? == 0 {
+            continue;
+        }
+        attempt.execute(params![seq, a.at_ms, a.status, a.error, a.latency_ms])?;
+        n += 1;
+        match outcome {
+            Settle::Delivered => success = success.max(Some(a.at_ms)),
+            Settle::Disable => disable = a.error.clone(),
+            _ => error = a.error.clone(),
+        }
+    }
+    if let Some(at) = success {
+        tx.prepare_cached(
+            "UPDATE destinations SET last_success_ms = max(COALESCE(last_success_ms, 0), ?2) \
+             WHERE name = ?1",
+        )?
+        .execute(params![name, at])?;
+    }
+    if error.is_some() {
+        tx.prepare_cached("UPDATE destinations SET last_error = ?2 WHERE name = ?1")?
+            .execute(params![name, error])?;
+    }
+    if disable.is_some() {
+        tx.prepare_cached(
+            "UPDATE destinations SET state = 'disabled', last_error = ?2 WHERE name = ?1",
+        )?
+        .execute(params![name, disable])?;
+    }
+    Ok(n)
+}
+
+/// The outbox row an outcome leaves: (state, next attempt, delivered at).
+pub(crate) fn row_update(a: &Attempt, outcome: Settle) -> (&'static str, Option<i64>, Option<i64>) {
+    match outcome {
         Settle::Delivered => ("delivered", None, Some(a.at_ms)),
         Settle::Retry { next_attempt_ms } => ("pending", Some(next_attempt_ms), None),
         Settle::Failed => ("failed", None, None),
         Settle::Disable => ("pending", None, None),
-    };
-    tx.prepare_cached(
-        "UPDATE outbox SET state = ?2, attempts = attempts + 1, \
-           next_attempt_ms = COALESCE(?3, next_attempt_ms), delivered_ms = ?4, last_error = ?5, \
-           lease_owner = NULL, lease_until_ms = NULL WHERE seq = ?1",
-    )?
-    .execute(params![seq, state, next, delivered, a.error])?;
-    match outcome {
-        Settle::Delivered => tx
-            .prepare_cached("UPDATE destinations SET last_success_ms = ?2 WHERE name = ?1")?
-            .execute(params![name, a.at_ms])?,
-        Settle::Disable => tx
-            .prepare_cached(
-                "UPDATE destinations SET state = 'disabled', last_error = ?2 WHERE name = ?1",
-            )?
-            .execute(params![name, a.error])?,
-        _ => tx
-            .prepare_cached("UPDATE destinations SET last_error = ?2 WHERE name = ?1")?
-            .execute(params![name, a.error])?,
-    };
-    Ok(1)
+    }
 }
 
 pub fn messages(

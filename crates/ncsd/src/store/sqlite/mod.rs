@@ -434,13 +434,11 @@ impl Store for SqliteStore {
     async fn forward_settle(
         &self,
         name: &str,
-        seq: i64,
         owner: &str,
-        attempt: Attempt,
-        outcome: Settle,
+        settled: Vec<(i64, Attempt, Settle)>,
     ) -> StoreResult<()> {
         let (n, o) = (name.to_string(), owner.to_string());
-        self.exec(move |tx| forward::settle(tx, &n, seq, &o, &attempt, outcome))
+        self.exec(move |tx| forward::settle(tx, &n, &o, &settled))
             .await
             .map(drop)
     }
