@@ -239,6 +239,9 @@ impl Store for WithoutIngest {
     async fn forward_counts(&self, name: &str) -> StoreResult<(i64, i64)> {
         self.inner.forward_counts(name).await
     }
+    async fn stats(&self, quiet_before_ms: i64) -> StoreResult<StoreStats> {
+        self.inner.stats(quiet_before_ms).await
+    }
     async fn quiet_sessions(
         &self,
         from_ms: i64,

@@ -66,6 +66,11 @@ pub struct ServeConfig {
     #[arg(long, env = "NCSD_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<SecretArg>,
 
+    /// Serve Prometheus metrics (`/metrics`) on this address instead of with the API. A
+    /// non-loopback address needs --api-token (which /metrics then requires).
+    #[arg(long, env = "NCSD_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Serve the API (/v1/*) on this separate address instead of --listen.
     #[arg(long, env = "NCSD_API_LISTEN")]
     pub api_listen: Option<SocketAddr>,
@@ -217,6 +222,14 @@ impl ServeConfig {
                 return Err(format!(
                     "--api-token (NCSD_API_TOKEN) is {n} characters long; use at least \
                      {MIN_API_TOKEN_CHARS} (e.g. `openssl rand -hex 24`)"
+                ));
+            }
+        }
+        if let Some(m) = self.metrics_listen {
+            if !m.ip().is_loopback() && self.api_token.is_none() {
+                return Err(format!(
+                    "--metrics-listen {m} is not a loopback address and no --api-token is set: \
+                     set NCSD_API_TOKEN or listen on 127.0.0.1"
                 ));
             }
         }

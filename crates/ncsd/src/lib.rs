@@ -23,3 +23,4 @@ pub mod simulate;
 pub mod states;
 pub mod store;
 pub mod summary;
+pub mod telemetry;

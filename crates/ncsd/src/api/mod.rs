@@ -40,6 +40,8 @@ pub struct AppState {
     pub stall_after: std::time::Duration,
     /// Forwarding destinations from the configuration file.
     pub destinations: Arc<Vec<crate::forward::DestinationConfig>>,
+    /// Whether `/metrics` is served with the API (false when `--metrics-listen` takes it).
+    pub metrics_here: bool,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -74,11 +76,67 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state.clone());
-    Router::new()
-        .route("/healthz", get(health))
+    let mut root = Router::new();
+    if state.metrics_here {
+        root = root.route("/metrics", get(metrics));
+    }
+    root.route("/healthz", get(health))
         .nest("/v1", v1)
         .layer(middleware::from_fn(private_answers))
         .with_state(state)
+}
+
+/// `GET /metrics` alone (the API router serves it too, unless `--metrics-listen` moves it).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn(private_answers))
+        .with_state(state)
+}
+
+/// The Prometheus text. Gauges of stored state are read from the store now; with an API token
+/// set, the token is needed here too.
+async fn metrics(State(st): State<AppState>, req: Request) -> Response {
+    if let Some(expected) = &st.api_token {
+        if !matches!(token_check(&req, expected), TokenCheck::Valid) {
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "metrics need `Authorization: Bearer <token>` (the --api-token value)",
+            )
+            .into_response();
+        }
+    }
+    let quiet_before = crate::clock::now_ms() - st.stall_after.as_millis() as i64;
+    match st.store.stats(quiet_before).await {
+        Ok(stats) => {
+            for (phase, n) in &stats.phases {
+                metrics::gauge!("ncsd_sessions", "phase" => phase.clone()).set(*n as f64);
+            }
+            for (reason, n) in &stats.attention {
+                metrics::gauge!("ncsd_attention_sessions", "reason" => reason.clone())
+                    .set(*n as f64);
+            }
+            for (kind, n) in &stats.lifecycle {
+                metrics::counter!("ncsd_lifecycle_events_total", "type" => kind.clone())
+                    .absolute(*n as u64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot read the store's counts"),
+    }
+    for d in st.destinations.iter() {
+        if let Ok((pending, failed)) = st.store.forward_counts(&d.name).await {
+            metrics::gauge!("ncsd_forward_lag_messages", "destination" => d.name.clone())
+                .set((pending + failed) as f64);
+        }
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        crate::telemetry::render(),
+    )
+        .into_response()
 }
 
 /// API answers hold stored events: never cached by a browser or a proxy, never sniffed into

@@ -110,7 +110,9 @@ pub async fn stream(
     let store = st.store.clone();
     let shutdown = st.shutdown.clone();
     let app = st.clone();
+    let clients = StreamClient::open();
     let stream = async_stream::stream! {
+        let _open = clients;
         loop {
             // The session message of the event the client saw last, if it did not get it.
             if at.session_pending {
@@ -180,6 +182,22 @@ pub async fn stream(
         }
     };
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// Counts an open stream in `ncsd_stream_clients` for as long as it lives.
+struct StreamClient;
+
+impl StreamClient {
+    fn open() -> Self {
+        metrics::gauge!("ncsd_stream_clients").increment(1.0);
+        StreamClient
+    }
+}
+
+impl Drop for StreamClient {
+    fn drop(&mut self) {
+        metrics::gauge!("ncsd_stream_clients").decrement(1.0);
+    }
 }
 
 fn lifecycle_message(r: &LifecycleRecord) -> Event {

@@ -226,6 +226,19 @@ async fn send_round(
                     }
                 },
             };
+            metrics::histogram!("ncsd_forward_seconds", "destination" => d.name.clone())
+                .record(sent.latency.as_secs_f64());
+            let result = match outcome {
+                Settle::Delivered => "delivered",
+                Settle::Failed => "failed",
+                _ => "retried",
+            };
+            metrics::counter!(
+                "ncsd_forward_messages_total",
+                "destination" => d.name.clone(),
+                "result" => result
+            )
+            .increment(1);
             if outcome == Settle::Disable {
                 tracing::warn!(destination = %d.name, "the receiver answered 410 Gone: destination disabled");
             }

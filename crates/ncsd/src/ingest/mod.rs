@@ -51,6 +51,37 @@ pub async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
+    let started = std::time::Instant::now();
+    let (outcome, result) = match receive(&st, peer, headers, body).await {
+        Ok((outcome, res)) => (outcome, Ok(res)),
+        Err(e) => (refused_as(&e), Err(e)),
+    };
+    metrics::counter!("ncsd_deliveries_total", "outcome" => outcome, "project" => "default")
+        .increment(1);
+    metrics::histogram!("ncsd_ingest_seconds", "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64());
+    result
+}
+
+/// The metrics outcome of a refused delivery.
+fn refused_as(e: &ApiError) -> &'static str {
+    match e.status {
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        StatusCode::INTERNAL_SERVER_ERROR => "error",
+        _ => "bad_request",
+    }
+}
+
+/// The delivery, from the peer's address to the answer; with the outcome it had.
+async fn receive(
+    st: &IngestState,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<(&'static str, Response)> {
     let received_at_ms = now_ms();
     let ip = peer.map(|Extension(ConnectInfo(a))| a.ip());
     if !st.allow_from.is_empty()
@@ -97,15 +128,18 @@ pub async fn handle(
                 .await?;
             tracing::warn!(quarantine_id = id, reason = %reason, "quarantined a signed body");
             return Ok((
-                StatusCode::OK,
-                Json(serde_json::json!({
-                    "ok": true,
-                    "quarantined": true,
-                    "reason": format!("not a valid NCS notification: {reason}"),
-                    "quarantine_id": id,
-                })),
-            )
-                .into_response());
+                "quarantined",
+                (
+                    StatusCode::OK,
+                    Json(serde_json::json!({
+                        "ok": true,
+                        "quarantined": true,
+                        "reason": format!("not a valid NCS notification: {reason}"),
+                        "quarantine_id": id,
+                    })),
+                )
+                    .into_response(),
+            ));
         }
     };
     if let Some(skew) = st.max_notify_skew {
@@ -118,17 +152,27 @@ pub async fn handle(
     let (sid, event_type) = (delivery.sid.clone(), delivery.event_type);
     let outcome = st.store.ingest(delivery).await?;
     tracing::debug!(notice_id = %envelope.notice_id, ?sid, event_type, duplicate = outcome.duplicate, "stored");
+    let counted = if outcome.duplicate {
+        "duplicate"
+    } else if outcome.copy_of.is_some() {
+        "copy"
+    } else {
+        "stored"
+    };
     Ok((
-        StatusCode::OK,
-        Json(Ack {
-            ok: true,
-            notice_id: &envelope.notice_id,
-            duplicate: outcome.duplicate,
-            deliveries: outcome.deliveries,
-            copy_of: outcome.copy_of.as_deref(),
-        }),
-    )
-        .into_response())
+        counted,
+        (
+            StatusCode::OK,
+            Json(Ack {
+                ok: true,
+                notice_id: &envelope.notice_id,
+                duplicate: outcome.duplicate,
+                deliveries: outcome.deliveries,
+                copy_of: outcome.copy_of.as_deref(),
+            }),
+        )
+            .into_response(),
+    ))
 }
 
 /// The 200 body, serialised straight from borrowed fields (no intermediate JSON map).

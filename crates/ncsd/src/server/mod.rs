@@ -71,7 +71,9 @@ pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> 
         auth_failures: Arc::new(crate::ratelog::RateLog::per_minute()),
         stall_after: cfg.stall_after,
         destinations: Arc::new(destinations(cfg).unwrap_or_default()),
+        metrics_here: cfg.metrics_listen.is_none(),
     };
+    crate::telemetry::init();
     let api = api::router(state.clone());
     let timeout = Duration::from_millis(cfg.request_timeout_ms);
     let max_header_bytes = cfg.max_header_bytes;
@@ -202,6 +204,19 @@ pub async fn run(
         limits,
         shutdown.clone(),
     );
+    if let Some(addr) = cfg.metrics_listen {
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (--metrics-listen): {e}"))?;
+        tracing::info!("metrics on http://{}/metrics", l.local_addr()?);
+        tokio::spawn(listener::serve(
+            l,
+            api::metrics_router(apps.state.clone()),
+            None,
+            limits,
+            shutdown.clone(),
+        ));
+    }
     let served = match (apps.api, api_listener) {
         (Some(api), Some(l)) => {
             let api = listener::serve(l, api, tls, limits, shutdown);

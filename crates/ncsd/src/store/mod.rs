@@ -173,6 +173,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// (pending, failed) messages of a destination.
     async fn forward_counts(&self, name: &str) -> StoreResult<(i64, i64)>;
+    /// Sessions by phase and by attention reason (`stalled`: unfinished, last active before
+    /// `quiet_before_ms`), and lifecycle events by type.
+    async fn stats(&self, quiet_before_ms: i64) -> StoreResult<StoreStats>;
     async fn health(&self) -> StoreResult<()>;
     /// Called when `ncsd serve` stops, after the last request was answered. SQLite copies its
     /// WAL into the database file and empties it, so the stopped store is one file of its real
@@ -227,6 +230,22 @@ pub async fn open_with(url: &str, opts: &Options) -> anyhow::Result<DynStore> {
 }
 
 /// Identity of a quarantined body for idempotent copies: sha256 over receive time and bytes.
+/// The statistics queries, the same SQL on both backends: the phase rule is `summary::PHASE_SQL`.
+pub fn stats_sql() -> [String; 3] {
+    let phase = crate::summary::PHASE_SQL;
+    [
+        format!("SELECT {phase} AS phase, count(*) FROM sessions GROUP BY phase"),
+        format!(
+            "SELECT count(*) FILTER (WHERE flags & 256 <> 0), \
+                    count(*) FILTER (WHERE flags & 512 <> 0), \
+                    count(*) FILTER (WHERE ({phase}) NOT IN ('completed', 'failed') \
+                                     AND last_activity_ms < $1) \
+             FROM sessions"
+        ),
+        "SELECT kind, count(*) FROM lifecycle GROUP BY kind".to_string(),
+    ]
+}
+
 /// Identity of a quarantined body for counting replays: sha256 over the bytes alone.
 pub fn body_digest(body: &[u8]) -> String {
     use sha2::{Digest, Sha256};

@@ -309,3 +309,14 @@ pub enum Requeue {
     One(String),
     Failed,
 }
+
+/// Counts of stored state, for the metrics gauges.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoreStats {
+    /// Sessions by phase.
+    pub phases: Vec<(String, i64)>,
+    /// Sessions needing attention, by reason (`fatal_error`, `abnormal_status`, `stalled`).
+    pub attention: Vec<(String, i64)>,
+    /// Lifecycle events recorded, by type.
+    pub lifecycle: Vec<(String, i64)>,
+}

@@ -453,6 +453,35 @@ impl Store for PgStore {
             .await
             .map_err(|e| store_error(&e))
     }
+    async fn stats(&self, quiet_before_ms: i64) -> StoreResult<StoreStats> {
+        use sqlx::Row;
+        let [phases, attention, lifecycle] = crate::store::stats_sql();
+        let pairs = |sql: String| {
+            let pool = self.pool.clone();
+            async move {
+                let rows = sqlx::query(&sql).fetch_all(&pool).await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
+                    .collect::<sqlx::Result<Vec<(String, i64)>>>()
+            }
+        };
+        let err = |e: sqlx::Error| store_error(&e);
+        let row = sqlx::query(&attention)
+            .bind(quiet_before_ms)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(err)?;
+        let get = |i: usize| row.try_get::<i64, _>(i).map_err(err);
+        Ok(StoreStats {
+            phases: pairs(phases).await.map_err(err)?,
+            attention: vec![
+                ("fatal_error".into(), get(0)?),
+                ("abnormal_status".into(), get(1)?),
+                ("stalled".into(), get(2)?),
+            ],
+            lifecycle: pairs(lifecycle).await.map_err(err)?,
+        })
+    }
     async fn unquarantine(&self, ids: Vec<i64>) -> StoreResult<u64> {
         // The quarantine is outside the ordered write path (no seq): straight on the pool.
         sqlx::query("DELETE FROM quarantine WHERE id = ANY($1)")

@@ -190,6 +190,17 @@ fn answer_all(jobs: Vec<Job>, outcomes: Vec<Outcome>) {
 /// (quarantine, import, purge) run in turn between groups, so the outcome is that of running
 /// every job in arrival order, as the SQLite writer does.
 async fn write(conn: &mut PgConnection, jobs: &[Job]) -> sqlx::Result<(Vec<Outcome>, Option<i64>)> {
+    let started = std::time::Instant::now();
+    let result = write_all(conn, jobs).await;
+    metrics::histogram!("ncsd_store_commit_seconds").record(started.elapsed().as_secs_f64());
+    metrics::histogram!("ncsd_store_batch_events").record(jobs.len() as f64);
+    result
+}
+
+async fn write_all(
+    conn: &mut PgConnection,
+    jobs: &[Job],
+) -> sqlx::Result<(Vec<Outcome>, Option<i64>)> {
     let mut tx = conn.begin_with(BEGIN).await?;
     let mut outcomes = Vec::with_capacity(jobs.len());
     let mut newest: Option<i64> = None;

@@ -474,6 +474,29 @@ impl Store for SqliteStore {
         let n = name.to_string();
         self.read(move |c| forward::counts(c, &n)).await
     }
+    async fn stats(&self, quiet_before_ms: i64) -> StoreResult<StoreStats> {
+        self.read(move |c| {
+            let [phases, attention, lifecycle] = crate::store::stats_sql();
+            let pairs = |sql: &str| -> rusqlite::Result<Vec<(String, i64)>> {
+                let mut stmt = c.prepare_cached(sql)?;
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect()
+            };
+            let (fatal, abnormal, stalled): (i64, i64, i64) = c
+                .prepare_cached(&attention.replace("$1", "?1"))?
+                .query_row([quiet_before_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(StoreStats {
+                phases: pairs(&phases)?,
+                attention: vec![
+                    ("fatal_error".into(), fatal),
+                    ("abnormal_status".into(), abnormal),
+                    ("stalled".into(), stalled),
+                ],
+                lifecycle: pairs(&lifecycle)?,
+            })
+        })
+        .await
+    }
     async fn health(&self) -> StoreResult<()> {
         if self.failing.load(std::sync::atomic::Ordering::Acquire) {
             // The last write failed: try a tiny one, so an instance that gets no traffic still

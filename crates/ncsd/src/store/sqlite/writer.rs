@@ -84,7 +84,10 @@ fn run(
             }
         }
         tracing::trace!(jobs = batch.len(), "write batch");
+        let (jobs, started) = (batch.len(), std::time::Instant::now());
         let (newest, ok) = commit_batch(&mut conn, &mut batch);
+        metrics::histogram!("ncsd_store_commit_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("ncsd_store_batch_events").record(jobs as f64);
         failing.store(!ok, Ordering::Release);
         if let Some(seq) = newest {
             let _ = notify.send(seq);
