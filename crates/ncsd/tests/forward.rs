@@ -581,3 +581,48 @@ fn check_config_validates_and_redacts() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("[a-z0-9-]+"));
     let _ = SECRET;
 }
+
+/// The example configuration shipped with ncsd is valid, every key known.
+#[test]
+fn the_example_configuration_is_valid() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../ncsd.example.toml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ncsd"))
+        .args(["check-config", example])
+        .env("NCSD_NCS_SECRET", "example-ncs-secret")
+        .env("NCSD_API_TOKEN", "example-token-0123456789")
+        .env("APP_WEBHOOK_SECRET", format!("whsec_{KEY_B64}"))
+        .env_remove("NCSD_SECRET")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("valid") && !text.contains("example-ncs-secret"),
+        "{text}"
+    );
+}
+
+/// The systemd unit keeps the hardening the README promises.
+#[test]
+fn the_systemd_unit_is_hardened() {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/ncsd.service"
+    ))
+    .unwrap();
+    for line in [
+        "DynamicUser=yes",
+        "StateDirectory=ncsd",
+        "ProtectSystem=strict",
+        "AmbientCapabilities=CAP_SYS_NICE",
+        "CapabilityBoundingSet=CAP_SYS_NICE",
+        "NoNewPrivileges=yes",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+    ] {
+        assert!(unit.lines().any(|l| l.trim() == line), "missing {line}");
+    }
+}

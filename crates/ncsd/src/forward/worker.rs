@@ -22,9 +22,15 @@ const PAGE: i64 = 500;
 /// Even without a wake-up, look again this often.
 const POLL: Duration = Duration::from_millis(500);
 
-/// Start every destination's loops; they stop when `shutdown` fires.
-pub fn spawn(store: DynStore, destinations: Vec<DestinationConfig>, shutdown: CancellationToken) {
+/// Start every destination's loops; they stop when `shutdown` fires (await the handles before
+/// closing the store: a round in progress finishes first).
+pub fn spawn(
+    store: DynStore,
+    destinations: Vec<DestinationConfig>,
+    shutdown: CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
     let owner = format!("ncsd-{}", uuid::Uuid::new_v4().simple());
+    let mut handles = Vec::new();
     for d in destinations {
         let hook = match Sink::new(&d) {
             Ok(h) => Arc::new(h),
@@ -35,21 +41,22 @@ pub fn spawn(store: DynStore, destinations: Vec<DestinationConfig>, shutdown: Ca
         };
         let d = Arc::new(d);
         let fed = Arc::new(Notify::new());
-        tokio::spawn(feed_loop(
+        handles.push(tokio::spawn(feed_loop(
             store.clone(),
             d.clone(),
             fed.clone(),
             shutdown.clone(),
-        ));
-        tokio::spawn(send_loop(
+        )));
+        handles.push(tokio::spawn(send_loop(
             store.clone(),
             d,
             hook,
             owner.clone(),
             fed,
             shutdown.clone(),
-        ));
+        )));
     }
+    handles
 }
 
 /// Where a new destination starts in the event and lifecycle logs.

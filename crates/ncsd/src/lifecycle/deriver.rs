@@ -29,10 +29,17 @@ pub struct Settings {
     pub stall_after: Duration,
 }
 
-/// Start both loops; they stop when `shutdown` fires.
-pub fn spawn(store: DynStore, settings: Settings, shutdown: CancellationToken) {
-    tokio::spawn(derive_loop(store.clone(), shutdown.clone()));
-    tokio::spawn(stall_loop(store, settings, shutdown));
+/// Start both loops; they stop when `shutdown` fires (await the handles before closing the
+/// store: a round in progress finishes first).
+pub fn spawn(
+    store: DynStore,
+    settings: Settings,
+    shutdown: CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    vec![
+        tokio::spawn(derive_loop(store.clone(), shutdown.clone())),
+        tokio::spawn(stall_loop(store, settings, shutdown)),
+    ]
 }
 
 async fn derive_loop(store: DynStore, shutdown: CancellationToken) {

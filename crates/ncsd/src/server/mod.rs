@@ -177,24 +177,24 @@ pub async fn run(
     if cfg.session_cache_warm {
         crate::states::warm::spawn(apps.state.states.clone(), apps.state.shutdown.clone());
     }
-    crate::forward::spawn(
+    let mut background = crate::forward::spawn(
         store_for_retention.clone(),
         destinations(&cfg)?,
         shutdown.clone(),
     );
-    crate::lifecycle::spawn(
+    background.extend(crate::lifecycle::spawn(
         store_for_retention.clone(),
         crate::lifecycle::Settings {
             stall_after: cfg.stall_after,
         },
         shutdown.clone(),
-    );
+    ));
     if let Some(retain) = cfg.retain {
-        tokio::spawn(crate::retention::run(
+        background.push(tokio::spawn(crate::retention::run(
             store_for_retention.clone(),
             retain,
             shutdown.clone(),
-        ));
+        )));
     }
     let keeper = apps.state.states.keeper.clone();
     let main = listener::serve(
@@ -225,6 +225,12 @@ pub async fn run(
         }
         _ => main.await,
     };
+    // Background work finishes its round before the store is closed (a write after the WAL is
+    // emptied would leave it non-empty).
+    let all = futures::future::join_all(background);
+    if tokio::time::timeout(KEEPER_FLUSH, all).await.is_err() {
+        tracing::warn!("background work did not stop in time");
+    }
     // Answers waiting for the keeper's next round are written now, not lost with the process.
     if let Some(keeper) = keeper {
         if tokio::time::timeout(KEEPER_FLUSH, keeper.flush())
