@@ -98,6 +98,18 @@ pub struct ServeConfig {
     #[arg(long = "allow-from", env = "NCSD_ALLOW_FROM", value_delimiter = ',', value_parser = parse_net)]
     pub allow_from: Vec<ipnet::IpNet>,
 
+    /// Reverse proxies (CIDRs or addresses, comma-separated) whose `Forwarded` /
+    /// `X-Forwarded-For` headers are believed: only when the TCP peer is one of them is the
+    /// client address taken from those headers (the right-most address that is not a trusted
+    /// proxy). The allow-list, logs and rate limits use that address. From any other peer the
+    /// headers are ignored.
+    #[arg(long = "trusted-proxies", env = "NCSD_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Log format: `text` (colour only on a terminal) or `json` (one object per line).
+    #[arg(long, env = "NCSD_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+
     /// Reject deliveries whose `notifyMs` is further than this from the local clock (e.g. `10m`),
     /// which bounds how long a captured request can be replayed. Off by default: clock skew or a
     /// slow resend would be refused (and NCS gives up after 3 retries).

@@ -122,3 +122,97 @@ async fn purge_command_deletes_before_a_date() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--before"));
 }
+
+async fn post_from(srv: &common::TestServer, id: &str, xff: &str) -> u16 {
+    let body = cr_body(id, "s", 40, 0, json!({}));
+    let mut headers = common::signed(common::SECRET, &body);
+    headers.push(("X-Forwarded-For", xff.to_string()));
+    srv.post_raw(&body, &headers).await.0
+}
+
+#[tokio::test]
+async fn forwarding_headers_count_only_from_trusted_proxies() {
+    // The test client is 127.0.0.1; the allow-list takes only 10.0.0.0/8.
+    let srv = start(&[
+        "--allow-from",
+        "10.0.0.0/8",
+        "--trusted-proxies",
+        "127.0.0.1",
+    ])
+    .await;
+    assert_eq!(
+        post_from(&srv, "t1", "10.1.2.3").await,
+        200,
+        "a client behind the proxy"
+    );
+    assert_eq!(
+        post_from(&srv, "t2", "10.1.2.3, 203.0.113.7").await,
+        403,
+        "the right-most untrusted hop is the client, not what it wrote on the left"
+    );
+    srv.stop().await;
+    // Not a trusted proxy: the header is ignored and the peer (127.0.0.1) is refused.
+    let srv = start(&["--allow-from", "10.0.0.0/8"]).await;
+    assert_eq!(
+        post_from(&srv, "t3", "10.1.2.3").await,
+        403,
+        "a spoofed header"
+    );
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn readyz_says_whether_this_instance_can_store() {
+    let srv = start(&[]).await;
+    let (s, b) = srv.get("/readyz").await;
+    assert_eq!((s, b["status"].as_str()), (200, Some("ready")));
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_with_the_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let port = common::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ncsd"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database",
+            &format!("sqlite://{}", dir.path().join("x.db").display()),
+            "--secret",
+            "s",
+            "--log-format",
+            "json",
+        ])
+        .env("NCSD_LOG", "info")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    common::wait_healthy(&client, &base).await;
+    let res = client
+        .get(format!("{base}/v1/events"))
+        .header("x-request-id", "json-log-check")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    assert!(!lines.is_empty());
+    assert!(
+        lines
+            .iter()
+            .any(|v| v["span"]["request_id"] == "json-log-check" && v["fields"]["status"] == 200),
+        "{text}"
+    );
+}

@@ -81,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         root = root.route("/metrics", get(metrics));
     }
     root.route("/healthz", get(health))
+        .route("/readyz", get(ready))
         .nest("/v1", v1)
         .layer(middleware::from_fn(private_answers))
         .with_state(state)
@@ -182,6 +183,22 @@ async fn health(State(st): State<AppState>, req: Request) -> Response {
         }
     };
     (status, Json(body)).into_response()
+}
+
+/// `/readyz`: whether this instance can store right now (503 while the database cannot be
+/// reached or written), for a load balancer deciding where to send deliveries.
+async fn ready(State(st): State<AppState>) -> Response {
+    match st.store.health().await {
+        Ok(()) => Json(json!({"status": "ready"})).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: the database does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "not ready"})),
+            )
+                .into_response()
+        }
+    }
 }
 
 enum TokenCheck {

@@ -82,7 +82,8 @@ pub fn main() -> ExitCode {
         }
     }
     let cli = Cli::parse();
-    init_tracing();
+    let json_logs = matches!(&cli.command, Command::Serve(cfg) if cfg.log_format == "json");
+    init_tracing(json_logs);
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -133,9 +134,19 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-fn init_tracing() {
+fn init_tracing(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("NCSD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if json {
+        // One JSON object per line, with the span's fields (the request id) in it.
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+        return;
+    }
     // Colours only on a terminal: a log file or the journal gets plain text.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -21,13 +21,15 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Limits {
     pub max_connections: usize,
     /// Time to send request headers; also how long an HTTP/1 or HTTP/2 connection may sit idle.
     pub header_timeout: Duration,
     /// `--max-header-bytes`: sizes the per-connection read buffer.
     pub max_header_bytes: usize,
+    /// `--trusted-proxies`: whose forwarding headers name the client.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
 }
 
 impl Limits {
@@ -193,6 +195,7 @@ pub async fn serve(
         let app = app.clone();
         let tls = tls.clone();
         let conn = registry.add();
+        let limits = limits.clone();
         tokio::spawn(async move {
             let _permit = permit;
             let close = conn.close.clone();
@@ -223,9 +226,17 @@ async fn serve_connection(
     limits: Limits,
     conn: Arc<Conn>,
 ) {
+    let trusted = limits.trusted_proxies.clone();
     let service =
         hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(ConnectInfo(peer));
+            // Behind a trusted proxy, the client's address stands in for the peer's everywhere.
+            let client = if trusted.is_empty() {
+                peer
+            } else {
+                let ip = super::client_addr::client(peer.ip(), req.headers(), &trusted);
+                SocketAddr::new(ip, peer.port())
+            };
+            req.extensions_mut().insert(ConnectInfo(client));
             let busy = Busy::new(&conn);
             let call = app.clone().oneshot(req);
             async move {

@@ -1,6 +1,7 @@
 //! Assembling and running the service: `app` builds the router (pure), `run` serves it on
 //! listeners it is given until the shutdown token fires. `main` only parses flags and binds.
 
+mod client_addr;
 mod listener;
 mod request_id;
 pub mod tls;
@@ -173,6 +174,7 @@ pub async fn run(
         max_connections: cfg.max_connections,
         header_timeout: Duration::from_millis(cfg.header_timeout_ms),
         max_header_bytes: cfg.max_header_bytes,
+        trusted_proxies: Arc::new(cfg.trusted_proxies.clone()),
     };
     if cfg.session_cache_warm {
         crate::states::warm::spawn(apps.state.states.clone(), apps.state.shutdown.clone());
@@ -201,7 +203,7 @@ pub async fn run(
         main_listener,
         apps.main,
         tls.clone(),
-        limits,
+        limits.clone(),
         shutdown.clone(),
     );
     if let Some(addr) = cfg.metrics_listen {
@@ -213,7 +215,7 @@ pub async fn run(
             l,
             api::metrics_router(apps.state.clone()),
             None,
-            limits,
+            limits.clone(),
             shutdown.clone(),
         ));
     }
