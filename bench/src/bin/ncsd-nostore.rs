@@ -242,6 +242,12 @@ impl Store for WithoutIngest {
     async fn stats(&self, quiet_before_ms: i64) -> StoreResult<StoreStats> {
         self.inner.stats(quiet_before_ms).await
     }
+    async fn meta_get(&self, key: &str) -> StoreResult<Option<String>> {
+        self.inner.meta_get(key).await
+    }
+    async fn meta_set(&self, key: &str, value: &str) -> StoreResult<()> {
+        self.inner.meta_set(key, value).await
+    }
     async fn quiet_sessions(
         &self,
         from_ms: i64,

@@ -22,15 +22,18 @@ pub struct FileConfig {
     /// (flag name, environment variable, value as the variable would hold it), in file order.
     pub settings: Vec<(String, String, String)>,
     pub destinations: Vec<DestinationConfig>,
+    /// `[agora]`: the Customer ID and Secret, for NCS's address list.
+    pub agora: Option<crate::ncs_ips::AgoraConfig>,
 }
 
 /// The keys that are not flags.
-const SECTIONS: [&str; 1] = ["destination"];
+const SECTIONS: [&str; 2] = ["destination", "agora"];
 
 #[derive(Deserialize)]
 struct Sections {
     #[serde(default)]
     destination: Vec<DestinationConfig>,
+    agora: Option<crate::ncs_ips::AgoraConfig>,
 }
 
 pub fn load(path: &Path) -> Result<FileConfig, String> {
@@ -96,10 +99,15 @@ pub fn load(path: &Path) -> Result<FileConfig, String> {
             ));
         }
     }
+    if let Some(a) = &sections.agora {
+        a.check()
+            .map_err(|e| format!("{shown}{}: [agora]: {e}", at("customer_id")))?;
+    }
     Ok(FileConfig {
         path: path.to_path_buf(),
         settings,
         destinations: sections.destination,
+        agora: sections.agora,
     })
 }
 

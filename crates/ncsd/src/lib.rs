@@ -15,6 +15,7 @@ pub mod event_view;
 pub mod forward;
 pub mod ingest;
 pub mod lifecycle;
+pub mod ncs_ips;
 pub mod ratelog;
 pub mod retention;
 pub mod server;

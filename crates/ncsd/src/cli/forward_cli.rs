@@ -48,6 +48,9 @@ pub fn check_config(a: CheckConfigArgs) -> anyhow::Result<ExitCode> {
     for d in &file.destinations {
         println!("destination {d:#?}");
     }
+    if let Some(a) = &file.agora {
+        println!("agora {a:#?}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

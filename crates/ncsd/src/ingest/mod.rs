@@ -30,6 +30,9 @@ pub struct IngestState {
     pub max_notify_skew: Option<std::time::Duration>,
     /// Rejected deliveries are logged once a minute per client address.
     pub rejections: crate::ratelog::RateLog,
+    /// NCS's own addresses (`[agora] allow_ncs_ips`): deliveries only from them (or
+    /// `--allow-from`).
+    pub ncs_ips: Option<Arc<crate::ncs_ips::NcsIps>>,
 }
 
 impl IngestState {
@@ -84,10 +87,14 @@ async fn receive(
 ) -> ApiResult<(&'static str, Response)> {
     let received_at_ms = now_ms();
     let ip = peer.map(|Extension(ConnectInfo(a))| a.ip());
-    if !st.allow_from.is_empty()
-        && !ip.is_some_and(|ip| st.allow_from.iter().any(|n| n.contains(&ip)))
-    {
-        let why = "this address is not in the allowed networks (--allow-from)";
+    let restricted = !st.allow_from.is_empty() || st.ncs_ips.is_some();
+    let allowed = ip.is_some_and(|ip| {
+        st.allow_from.iter().any(|n| n.contains(&ip))
+            || st.ncs_ips.as_ref().is_some_and(|l| l.allows(ip))
+    });
+    if restricted && !allowed {
+        let why = "this address is not in the allowed networks (--allow-from, or NCS's own \
+                   address list)";
         st.log_rejection(ip, StatusCode::FORBIDDEN, why);
         return Err(ApiError::new(StatusCode::FORBIDDEN, why));
     }

@@ -25,6 +25,8 @@ use crate::ingest::{self, IngestState};
 use crate::store::DynStore;
 
 pub struct Apps {
+    /// NCS's address list, when `[agora] allow_ncs_ips` asks for it (filled by `run`).
+    pub ncs_ips: Option<Arc<crate::ncs_ips::NcsIps>>,
     /// Ingest (and the API too, unless it has its own listener).
     pub main: Router,
     /// The API alone, when `--api-listen` is set.
@@ -44,7 +46,17 @@ pub fn destinations(cfg: &ServeConfig) -> anyhow::Result<Vec<crate::forward::Des
     }
 }
 
+/// `[agora]` of `--config`, when it asks for NCS's own address list.
+fn agora(cfg: &ServeConfig) -> Option<crate::ncs_ips::AgoraConfig> {
+    let path = cfg.config.as_ref()?;
+    crate::config_file::load(path)
+        .ok()?
+        .agora
+        .filter(|a| a.allow_ncs_ips)
+}
+
 pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> Apps {
+    let ncs_ips = agora(cfg).map(|_| Arc::new(crate::ncs_ips::NcsIps::default()));
     let ingest_state = Arc::new(IngestState {
         store: store.clone(),
         secrets: cfg.secrets(),
@@ -53,6 +65,7 @@ pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> 
         allow_from: cfg.allow_from.clone(),
         max_notify_skew: cfg.max_notify_skew,
         rejections: crate::ratelog::RateLog::per_minute(),
+        ncs_ips: ncs_ips.clone(),
     });
     let ingest = Router::new()
         .route(
@@ -97,12 +110,14 @@ pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> 
             main: finish(ingest),
             api: Some(finish(api)),
             state,
+            ncs_ips,
         }
     } else {
         Apps {
             main: finish(ingest.merge(api)),
             api: None,
             state,
+            ncs_ips,
         }
     }
 }
@@ -191,6 +206,14 @@ pub async fn run(
         },
         shutdown.clone(),
     ));
+    if let (Some(ips), Some(agora)) = (apps.ncs_ips.clone(), agora(&cfg)) {
+        background.push(crate::ncs_ips::spawn(
+            store_for_retention.clone(),
+            agora,
+            ips,
+            shutdown.clone(),
+        ));
+    }
     if let Some(retain) = cfg.retain {
         background.push(tokio::spawn(crate::retention::run(
             store_for_retention.clone(),

@@ -176,6 +176,9 @@ pub trait Store: Send + Sync + 'static {
     /// Sessions by phase and by attention reason (`stalled`: unfinished, last active before
     /// `quiet_before_ms`), and lifecycle events by type.
     async fn stats(&self, quiet_before_ms: i64) -> StoreResult<StoreStats>;
+    /// A small fact kept across restarts (`meta`), e.g. the last good NCS address list.
+    async fn meta_get(&self, key: &str) -> StoreResult<Option<String>>;
+    async fn meta_set(&self, key: &str, value: &str) -> StoreResult<()>;
     async fn health(&self) -> StoreResult<()>;
     /// Called when `ncsd serve` stops, after the last request was answered. SQLite copies its
     /// WAL into the database file and empties it, so the stopped store is one file of its real

@@ -482,6 +482,24 @@ impl Store for PgStore {
             lifecycle: pairs(lifecycle).await.map_err(err)?,
         })
     }
+    async fn meta_get(&self, key: &str) -> StoreResult<Option<String>> {
+        sqlx::query_scalar("SELECT v FROM meta WHERE k = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| store_error(&e))
+    }
+    async fn meta_set(&self, key: &str, value: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO meta (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await
+        .map(drop)
+        .map_err(|e| store_error(&e))
+    }
     async fn unquarantine(&self, ids: Vec<i64>) -> StoreResult<u64> {
         // The quarantine is outside the ordered write path (no seq): straight on the pool.
         sqlx::query("DELETE FROM quarantine WHERE id = ANY($1)")

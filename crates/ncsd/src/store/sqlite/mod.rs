@@ -497,6 +497,28 @@ impl Store for SqliteStore {
         })
         .await
     }
+    async fn meta_get(&self, key: &str) -> StoreResult<Option<String>> {
+        let key = key.to_string();
+        self.read(move |c| {
+            rusqlite::OptionalExtension::optional(
+                c.prepare_cached("SELECT v FROM meta WHERE k = ?1")?
+                    .query_row([&key], |r| r.get(0)),
+            )
+        })
+        .await
+    }
+    async fn meta_set(&self, key: &str, value: &str) -> StoreResult<()> {
+        let (k, v) = (key.to_string(), value.to_string());
+        self.exec(move |tx| {
+            tx.prepare_cached(
+                "INSERT INTO meta (k, v) VALUES (?1, ?2) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+            )?
+            .execute([&k, &v])
+            .map(|n| n as u64)
+        })
+        .await
+        .map(drop)
+    }
     async fn health(&self) -> StoreResult<()> {
         if self.failing.load(std::sync::atomic::Ordering::Acquire) {
             // The last write failed: try a tiny one, so an instance that gets no traffic still
