@@ -215,3 +215,37 @@ async fn lifecycle_lists_what_was_recorded() {
     }
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listings_show_times_as_people_read_them_or_in_utc() {
+    let srv = start(&[]).await;
+    srv.post(&cr_body("t-1", "sid-t", 40, 0, json!({}))).await;
+    let url = srv.base.clone();
+    let run = move |extra: &'static [&'static str]| {
+        let url = url.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let mut args = vec!["sessions", "--url", &url];
+                args.extend_from_slice(extra);
+                stdout(&ncsd(&args))
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let human = run(&[]).await;
+    assert!(
+        human.contains("sid-t") && (human.contains("just now") || human.contains(" ago")),
+        "{human}"
+    );
+    let utc = run(&["--utc"]).await;
+    let year = "20";
+    assert!(
+        utc.contains(year) && utc.contains('T') && utc.contains('Z'),
+        "{utc}"
+    );
+    let json_out = run(&["--json"]).await;
+    let v: Value = serde_json::from_str(&json_out).unwrap();
+    assert_eq!(v["sessions"][0]["sid"], "sid-t");
+    srv.stop().await;
+}

@@ -68,13 +68,14 @@ pub async fn destinations(a: DestinationsArgs) -> anyhow::Result<ExitCode> {
     }
     for d in body["destinations"].as_array().into_iter().flatten() {
         println!(
-            "{:<20} {:<8} {:<8} lag {:>6}  pending {:>6}  failed {:>6}  last error: {}",
+            "{:<20} {:<8} {:<8} lag {:>6}  pending {:>6}  failed {:>6}  last success {}  last error: {}",
             text(&d["name"]),
             text(&d["kind"]),
             text(&d["state"]),
             text(&d["lag"]),
             text(&d["pending"]),
             text(&d["failed"]),
+            a.api.when(&d["last_success_ms"]),
             text(&d["last_error"])
         );
     }
@@ -110,11 +111,12 @@ pub async fn messages(a: MessagesArgs) -> anyhow::Result<ExitCode> {
     }
     for m in body["messages"].as_array().into_iter().flatten() {
         println!(
-            "{:<40} {:<22} {:<9} attempts {:>2}  {}",
+            "{:<40} {:<22} {:<9} attempts {:>2}  {:<14} {}",
             text(&m["id"]),
             text(&m["type"]),
             text(&m["state"]),
             text(&m["attempts"]),
+            a.api.when(&m["created_ms"]),
             text(&m["last_error"])
         );
     }

@@ -21,9 +21,29 @@ pub struct ApiArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Show times as RFC 3339 UTC instead of "3 min ago".
+    #[arg(long)]
+    pub utc: bool,
 }
 
 impl ApiArgs {
+    /// A time in Unix ms (or RFC 3339 text), as `--utc` asks: "3 min ago" or RFC 3339.
+    pub fn when(&self, v: &Value) -> String {
+        let ms = match v {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => humantime::parse_rfc3339_weak(s)
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_millis() as i64),
+            _ => None,
+        };
+        match ms {
+            None => "-".into(),
+            Some(ms) if self.utc => crate::clock::rfc3339(ms),
+            Some(ms) => crate::clock::ago(ms, crate::clock::now_ms()),
+        }
+    }
+
     pub async fn get(&self, path_and_query: &str) -> anyhow::Result<Value> {
         self.call(reqwest::Method::GET, path_and_query, None).await
     }
@@ -111,17 +131,17 @@ pub async fn sessions(a: SessionsArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<34} {:<16} {:<10} {:>6} {:>15}",
+        "{:<34} {:<16} {:<10} {:>6} {:>24}",
         "SID", "CNAME", "PHASE", "EVENTS", "LAST ACTIVITY"
     );
     for s in body["sessions"].as_array().into_iter().flatten() {
         println!(
-            "{:<34} {:<16} {:<10} {:>6} {:>15}",
+            "{:<34} {:<16} {:<10} {:>6} {:>24}",
             text(&s["sid"]),
             text(&s["cname"]),
             text(&s["phase"]),
             text(&s["event_count"]),
-            text(&s["last_activity_ms"])
+            a.api.when(&s["last_activity_ms"])
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -261,13 +281,13 @@ pub struct LifecycleArgs {
     pub limit: i64,
 }
 
-fn lifecycle_line(v: &Value) -> String {
+fn lifecycle_line(api: &ApiArgs, v: &Value) -> String {
     let d = &v["data"];
     format!(
         "{:>8} {:<24} {} sid={} cname={} {} -> {}",
         text(&v["cursor"]),
         text(&v["type"]),
-        text(&v["timestamp"]),
+        api.when(&v["timestamp"]),
         text(&d["sid"]),
         text(&d["cname"]),
         text(&d["previous_phase"]),
@@ -290,7 +310,7 @@ pub async fn lifecycle(a: LifecycleArgs) -> anyhow::Result<ExitCode> {
         println!("{body}");
     } else {
         for e in body["lifecycle"].as_array().into_iter().flatten() {
-            println!("{}", lifecycle_line(e));
+            println!("{}", lifecycle_line(&a.api, e));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -350,7 +370,7 @@ async fn follow(api: &ApiArgs, only_lifecycle: bool) -> anyhow::Result<ExitCode>
                 } else if kind == "event" {
                     println!("{}", event_line(&v));
                 } else if kind == "lifecycle" {
-                    println!("{}", lifecycle_line(&v));
+                    println!("{}", lifecycle_line(api, &v));
                 } else {
                     println!(
                         "{:>8} session {} is {} ({} events)",
