@@ -28,6 +28,12 @@ pub fn ago(ms: i64, now: i64) -> String {
     }
 }
 
+/// `ms` as an RFC 3339 UTC time with milliseconds (`2026-12-05T14:29:02.123Z`).
+pub fn rfc3339(ms: i64) -> String {
+    let t = UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -41,10 +47,4 @@ mod tests {
         assert_eq!(super::ago(now + 180_000, now), "in 3 min");
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
     }
-}
-
-/// `ms` as an RFC 3339 UTC time with milliseconds (`2026-12-05T14:29:02.123Z`).
-pub fn rfc3339(ms: i64) -> String {
-    let t = UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
-    humantime::format_rfc3339_millis(t).to_string()
 }
