@@ -187,7 +187,7 @@ async fn json_logs_are_one_object_per_line_with_the_request_id() {
             "--log-format",
             "json",
         ])
-        .env("NCSD_LOG", "info")
+        .env("NCSD_LOG", "info,ncsd::access=debug")
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
@@ -200,6 +200,13 @@ async fn json_logs_are_one_object_per_line_with_the_request_id() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    // A delivery's line carries what it was and what became of it.
+    let body = cr_body("span-1", "sid-span", 40, 0, json!({}));
+    let mut req = client.post(format!("{base}/ncs")).body(body.clone());
+    for (k, v) in common::signed("s", &body) {
+        req = req.header(k, v);
+    }
+    assert_eq!(req.send().await.unwrap().status(), 200);
     tokio::time::sleep(Duration::from_millis(300)).await;
     child.kill().unwrap();
     child.wait().unwrap();
@@ -213,6 +220,13 @@ async fn json_logs_are_one_object_per_line_with_the_request_id() {
         lines
             .iter()
             .any(|v| v["span"]["request_id"] == "json-log-check" && v["fields"]["status"] == 200),
+        "{text}"
+    );
+    assert!(
+        lines.iter().any(|v| v["span"]["notice_id"] == "span-1"
+            && v["span"]["sid"] == "sid-span"
+            && v["span"]["event_type"] == 40
+            && v["span"]["outcome"] == "stored"),
         "{text}"
     );
 }

@@ -211,7 +211,8 @@ async fn send_round(
     let n = batch.len();
     let settled: Vec<(i64, Attempt, Settle)> = stream::iter(batch)
         .map(|m| async move {
-            let sent = hook.send(&m.id, &m.body).await;
+            let span = tracing::debug_span!("forward", destination = %d.name, id = %m.id, attempt = m.attempts + 1);
+            let sent = tracing::Instrument::instrument(hook.send(&m.id, &m.body), span).await;
             let at = now_ms();
             let attempt = Attempt {
                 at_ms: at,

@@ -59,6 +59,7 @@ pub async fn handle(
         Ok((outcome, res)) => (outcome, Ok(res)),
         Err(e) => (refused_as(&e), Err(e)),
     };
+    tracing::Span::current().record("outcome", outcome);
     metrics::counter!("ncsd_deliveries_total", "outcome" => outcome, "project" => "default")
         .increment(1);
     metrics::histogram!("ncsd_ingest_seconds", "outcome" => outcome)
@@ -157,6 +158,12 @@ async fn receive(
     }
     let delivery = to_delivery(&envelope, body.to_vec(), headers_json, received_at_ms);
     let (sid, event_type) = (delivery.sid.clone(), delivery.event_type);
+    let span = tracing::Span::current();
+    span.record("notice_id", envelope.notice_id.as_str());
+    span.record("event_type", event_type);
+    if let Some(s) = &sid {
+        span.record("sid", s.as_str());
+    }
     let outcome = st.store.ingest(delivery).await?;
     tracing::debug!(notice_id = %envelope.notice_id, ?sid, event_type, duplicate = outcome.duplicate, "stored");
     let counted = if outcome.duplicate {

@@ -40,7 +40,15 @@ pub async fn tag(ingest_path: std::sync::Arc<str>, req: Request, next: Next) -> 
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or_else(|| "-".to_string(), |c| c.0.ip().to_string());
-    let span = tracing::info_span!("request", request_id = %id.to_str().unwrap_or("-"));
+    // The delivery's own fields are recorded on this span by ingest once it knows them.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id.to_str().unwrap_or("-"),
+        notice_id = tracing::field::Empty,
+        sid = tracing::field::Empty,
+        event_type = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+    );
     let mut res = next.run(req).instrument(span.clone()).await;
     res.headers_mut().insert(X_REQUEST_ID.clone(), id);
     let status = res.status();

@@ -191,7 +191,11 @@ fn answer_all(jobs: Vec<Job>, outcomes: Vec<Outcome>) {
 /// every job in arrival order, as the SQLite writer does.
 async fn write(conn: &mut PgConnection, jobs: &[Job]) -> sqlx::Result<(Vec<Outcome>, Option<i64>)> {
     let started = std::time::Instant::now();
-    let result = write_all(conn, jobs).await;
+    let result = tracing::Instrument::instrument(
+        write_all(conn, jobs),
+        tracing::debug_span!("commit", jobs = jobs.len()),
+    )
+    .await;
     metrics::histogram!("ncsd_store_commit_seconds").record(started.elapsed().as_secs_f64());
     metrics::histogram!("ncsd_store_batch_events").record(jobs.len() as f64);
     result

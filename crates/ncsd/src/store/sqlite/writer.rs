@@ -85,6 +85,7 @@ fn run(
         }
         tracing::trace!(jobs = batch.len(), "write batch");
         let (jobs, started) = (batch.len(), std::time::Instant::now());
+        let _span = tracing::debug_span!("commit", jobs).entered();
         let (newest, ok) = commit_batch(&mut conn, &mut batch);
         metrics::histogram!("ncsd_store_commit_seconds").record(started.elapsed().as_secs_f64());
         metrics::histogram!("ncsd_store_batch_events").record(jobs as f64);
