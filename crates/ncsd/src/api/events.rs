@@ -17,11 +17,15 @@ use crate::store::EventQuery;
 pub struct EventsParams {
     /// Cursor: only events stored after it (the `next` or `cursor` of a previous page).
     pub after: Option<i64>,
+    /// 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     pub event_type: Option<i64>,
     pub product_id: Option<i64>,
     pub sid: Option<String>,
     pub cname: Option<String>,
+    /// Received at or after: Unix milliseconds (or RFC 3339).
+    #[param(pattern = r"^(|-?[0-9]{1,15})$")]
     pub since: Option<String>,
 }
 

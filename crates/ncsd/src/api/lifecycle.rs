@@ -15,7 +15,6 @@ use crate::store::{LifecycleQuery, LifecycleRecord};
 #[into_params(parameter_in = Query)]
 pub struct LifecycleParams {
     /// Cursor: only lifecycle events recorded after it (the `next` or `cursor` of a page).
-    #[param(minimum = 0)]
     pub after: Option<i64>,
     /// 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
@@ -23,7 +22,7 @@ pub struct LifecycleParams {
     /// `recording.started`, `recording.stopped`, `recording.completed`, `recording.failed`,
     /// `recording.fatal_error` or `recording.stalled`.
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(rename = "type", value_type = Option<super::params::LifecycleType>, inline)]
     pub kind: Option<String>,
     pub sid: Option<String>,
     pub cname: Option<String>,

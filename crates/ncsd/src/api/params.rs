@@ -15,6 +15,38 @@ pub fn path<T>(p: Result<Path<T>, PathRejection>) -> ApiResult<T> {
         .map_err(|e| ApiError::bad_request(format!("invalid path: {}", e.body_text())))
 }
 
+/// What the time parameters' schema declares: Unix milliseconds (RFC 3339, also accepted, is
+/// not in the pattern: no pattern tells a real date from 2026-02-30).
+pub const TIME_PATTERN: &str = r"^(|-?[0-9]{1,15})$";
+
+/// The phases, for the schema of `phase`.
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum PhaseName {
+    Failed,
+    Completed,
+    Uploading,
+    Recording,
+    Starting,
+}
+
+/// The lifecycle event types, for the schema of `type`.
+#[derive(Debug, utoipa::ToSchema)]
+pub enum LifecycleType {
+    #[schema(rename = "recording.started")]
+    Started,
+    #[schema(rename = "recording.stopped")]
+    Stopped,
+    #[schema(rename = "recording.completed")]
+    Completed,
+    #[schema(rename = "recording.failed")]
+    Failed,
+    #[schema(rename = "recording.fatal_error")]
+    FatalError,
+    #[schema(rename = "recording.stalled")]
+    Stalled,
+}
+
 pub const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 1000;
 

@@ -13,6 +13,8 @@ use crate::error::ApiResult;
 #[into_params(parameter_in = Query)]
 pub struct QuarantineParams {
     pub after: Option<i64>,
+    /// 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 

@@ -83,6 +83,7 @@ pub struct SessionEventsParams {
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// Resume after this position: the `next` of the previous page.
+    #[param(pattern = r"^(|(-|-?[0-9]{1,18})~(-|-?[0-9]{1,18})~.*)$")]
     pub cursor: Option<String>,
 }
 
@@ -103,7 +104,12 @@ pub async fn events(
         None => params::MAX_LIMIT,
         some => params::limit(some)?,
     } as usize;
-    let after = p.cursor.as_deref().map(page_cursor::parse).transpose()?;
+    let after = p
+        .cursor
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(page_cursor::parse)
+        .transpose()?;
     let records = st.store.session_events(&sid).await?;
     if records.is_empty() {
         return Err(unknown_session(&sid));
@@ -183,10 +189,19 @@ mod page_cursor {
 #[into_params(parameter_in = Query)]
 pub struct SessionsParams {
     pub cname: Option<String>,
+    #[param(value_type = Option<super::params::PhaseName>, inline)]
     pub phase: Option<String>,
+    /// Last active at or after: Unix milliseconds (or RFC 3339).
+    #[param(pattern = r"^(|-?[0-9]{1,15})$")]
     pub since: Option<String>,
+    /// Last active before: Unix milliseconds (or RFC 3339).
+    #[param(pattern = r"^(|-?[0-9]{1,15})$")]
     pub until: Option<String>,
+    /// 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+    /// The `next` of the previous page.
+    #[param(pattern = r"^(|-?[0-9]{1,18}:.*)$")]
     pub cursor: Option<String>,
 }
 

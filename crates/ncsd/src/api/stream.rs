@@ -38,6 +38,7 @@ const POLL: Duration = Duration::from_secs(2);
 #[into_params(parameter_in = Query)]
 pub struct StreamParams {
     /// Same as the `Last-Event-ID` header, for clients that cannot set headers.
+    #[param(pattern = r"^[0-9]{1,18}(:[0-9]{1,18})?$", nullable = false)]
     pub last_event_id: Option<String>,
 }
 
@@ -58,12 +59,10 @@ fn parse_id(s: &str) -> Option<Position> {
         None => (s.parse::<u64>().ok()?, None),
     };
     let seq = (msg / 2) as i64;
-    if lifecycle.is_some() && msg % 2 == 0 {
-        return None;
-    }
     Some(Position {
         seq,
-        session_pending: msg % 2 == 0,
+        // `2m:k` is never sent; read like `2m+1:k`.
+        session_pending: msg % 2 == 0 && lifecycle.is_none(),
         placement: seq,
         lifecycle: lifecycle.unwrap_or(0),
     })
@@ -72,8 +71,8 @@ fn parse_id(s: &str) -> Option<Position> {
 /// Server-Sent Events: `event` messages (id 2n), `session` messages (id 2n+1) and `lifecycle`
 /// messages (id 2m+1:k).
 #[utoipa::path(get, path = "/v1/stream", params(StreamParams), tag = "stream",
-    params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this message id")),
-    responses((status = 200, description = "text/event-stream", content_type = "text/event-stream", body = String),
+    params(("Last-Event-ID" = Option<String>, Header, nullable = false, description = "Resume after this message id", pattern = r"^[0-9]{1,18}(:[0-9]{1,18})?$")),
+    responses((status = 200, description = "text/event-stream", content_type = "text/event-stream", body = Object),
               (status = 400, description = "Bad Last-Event-ID", body = super::openapi::ErrorBody)))]
 pub async fn stream(
     State(st): State<AppState>,
