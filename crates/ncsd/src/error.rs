@@ -7,6 +7,14 @@ use serde_json::{json, Map, Value};
 
 use crate::store::StoreError;
 
+/// Every error body, as the OpenAPI document shows it: `error` says what is wrong in words a
+/// person can act on.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: String,
+    pub status: u16,
+}
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,

@@ -80,8 +80,8 @@ fn message_json(m: &OutRecord) -> Value {
 #[utoipa::path(get, path = "/v1/destinations/{name}/messages", tag = "forwarding",
     params(("name" = String, Path, description = "Destination name"), MessagesParams),
     responses((status = 200, description = "`{messages: [...], next}`", body = Object),
-              (status = 400, description = "Invalid query", body = super::openapi::ErrorBody),
-              (status = 404, description = "Unknown destination", body = super::openapi::ErrorBody)))]
+              (status = 400, description = "Invalid query", body = crate::error::ErrorBody),
+              (status = 404, description = "Unknown destination", body = crate::error::ErrorBody)))]
 pub async fn messages(
     State(st): State<AppState>,
     name: Result<Path<String>, PathRejection>,
@@ -116,7 +116,7 @@ pub async fn messages(
 #[utoipa::path(post, path = "/v1/destinations/{name}/messages/{id}/retry", tag = "forwarding",
     params(("name" = String, Path, description = "Destination name"), ("id" = String, Path, description = "Message id")),
     responses((status = 200, description = "`{retried: 1}`", body = Object),
-              (status = 404, description = "Unknown destination or message", body = super::openapi::ErrorBody)))]
+              (status = 404, description = "Unknown destination or message", body = crate::error::ErrorBody)))]
 pub async fn retry_one(
     State(st): State<AppState>,
     p: Result<Path<(String, String)>, PathRejection>,
@@ -139,7 +139,7 @@ pub async fn retry_one(
 #[utoipa::path(post, path = "/v1/destinations/{name}/retry-failed", tag = "forwarding",
     params(("name" = String, Path, description = "Destination name")),
     responses((status = 200, description = "`{retried: N}`", body = Object),
-              (status = 404, description = "Unknown destination", body = super::openapi::ErrorBody)))]
+              (status = 404, description = "Unknown destination", body = crate::error::ErrorBody)))]
 pub async fn retry_failed(
     State(st): State<AppState>,
     name: Result<Path<String>, PathRejection>,
@@ -176,8 +176,8 @@ fn time_value(name: &str, v: &Value) -> ApiResult<i64> {
     params(("name" = String, Path, description = "Destination name")),
     request_body = ReplayBody,
     responses((status = 200, description = "`{replayed: N}`", body = Object),
-              (status = 400, description = "Invalid body", body = super::openapi::ErrorBody),
-              (status = 404, description = "Unknown destination", body = super::openapi::ErrorBody)))]
+              (status = 400, description = "Invalid body", body = crate::error::ErrorBody),
+              (status = 404, description = "Unknown destination", body = crate::error::ErrorBody)))]
 pub async fn replay(
     State(st): State<AppState>,
     name: Result<Path<String>, PathRejection>,
@@ -207,7 +207,7 @@ pub async fn replay(
 #[utoipa::path(post, path = "/v1/destinations/{name}/enable", tag = "forwarding",
     params(("name" = String, Path, description = "Destination name")),
     responses((status = 200, description = "`{name, state: \"active\"}`", body = Object),
-              (status = 404, description = "Unknown destination", body = super::openapi::ErrorBody)))]
+              (status = 404, description = "Unknown destination", body = crate::error::ErrorBody)))]
 pub async fn enable(
     State(st): State<AppState>,
     name: Result<Path<String>, PathRejection>,

@@ -32,7 +32,7 @@ pub struct EventsParams {
 /// Stored events in arrival (storage) order.
 #[utoipa::path(get, path = "/v1/events", params(EventsParams), tag = "events",
     responses((status = 200, description = "`{events: [...], next, cursor}`; `next` is null on the last page", body = Object),
-              (status = 400, description = "Invalid query", body = super::openapi::ErrorBody)))]
+              (status = 400, description = "Invalid query", body = crate::error::ErrorBody)))]
 pub async fn list(
     State(st): State<AppState>,
     q: Result<Query<EventsParams>, QueryRejection>,
@@ -63,7 +63,7 @@ pub async fn list(
 #[utoipa::path(get, path = "/v1/events/{notice_id}", tag = "events",
     params(("notice_id" = String, Path, description = "The NCS noticeId")),
     responses((status = 200, description = "The event", body = Object),
-              (status = 404, description = "Unknown noticeId", body = super::openapi::ErrorBody)))]
+              (status = 404, description = "Unknown noticeId", body = crate::error::ErrorBody)))]
 pub async fn one(
     State(st): State<AppState>,
     notice_id: Result<Path<String>, PathRejection>,

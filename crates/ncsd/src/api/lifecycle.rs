@@ -40,7 +40,7 @@ pub fn record_json(r: &LifecycleRecord) -> Value {
 /// Lifecycle events in the order recorded.
 #[utoipa::path(get, path = "/v1/lifecycle", params(LifecycleParams), tag = "lifecycle",
     responses((status = 200, description = "`{lifecycle: [...], next, cursor}`; `next` is null on the last page", body = Object),
-              (status = 400, description = "Invalid query", body = super::openapi::ErrorBody)))]
+              (status = 400, description = "Invalid query", body = crate::error::ErrorBody)))]
 pub async fn list(
     State(st): State<AppState>,
     q: Result<Query<LifecycleParams>, QueryRejection>,

@@ -4,12 +4,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-/// Every error body: `error` says what is wrong in words a person can act on.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    pub error: String,
-    pub status: u16,
-}
+pub use crate::error::ErrorBody;
 
 /// NCS delivery (the path is `--path`, `/ncs` by default).
 #[utoipa::path(post, path = "/ncs", tag = "ingest",

@@ -21,7 +21,7 @@ pub struct QuarantineParams {
 /// Signed bodies that could not be read as NCS notifications, with the reason.
 #[utoipa::path(get, path = "/v1/quarantine", params(QuarantineParams), tag = "events",
     responses((status = 200, description = "`{quarantine: [...], next}`", body = Object),
-              (status = 400, description = "Invalid query", body = super::openapi::ErrorBody)))]
+              (status = 400, description = "Invalid query", body = crate::error::ErrorBody)))]
 pub async fn list(
     State(st): State<AppState>,
     q: Result<Query<QuarantineParams>, QueryRejection>,

@@ -27,7 +27,7 @@ fn unknown_session(sid: &str) -> ApiError {
 #[utoipa::path(get, path = "/v1/sessions/{sid}", tag = "sessions",
     params(("sid" = String, Path, description = "Recording sid")),
     responses((status = 200, description = "Session state", body = Object),
-              (status = 404, description = "Unknown sid", body = super::openapi::ErrorBody)))]
+              (status = 404, description = "Unknown sid", body = crate::error::ErrorBody)))]
 pub async fn one(
     State(st): State<AppState>,
     sid: Result<Path<String>, PathRejection>,
@@ -91,8 +91,8 @@ pub struct SessionEventsParams {
 #[utoipa::path(get, path = "/v1/sessions/{sid}/events", tag = "sessions",
     params(("sid" = String, Path, description = "Recording sid"), SessionEventsParams),
     responses((status = 200, description = "`{sid, events: [...], next}`; `next` is null on the last page", body = Object),
-              (status = 400, description = "Invalid query", body = super::openapi::ErrorBody),
-              (status = 404, description = "Unknown sid", body = super::openapi::ErrorBody)))]
+              (status = 400, description = "Invalid query", body = crate::error::ErrorBody),
+              (status = 404, description = "Unknown sid", body = crate::error::ErrorBody)))]
 pub async fn events(
     State(st): State<AppState>,
     sid: Result<Path<String>, PathRejection>,
@@ -220,7 +220,7 @@ pub fn summary_json(row: &SessionRow) -> Value {
 /// Sessions, newest activity first.
 #[utoipa::path(get, path = "/v1/sessions", params(SessionsParams), tag = "sessions",
     responses((status = 200, description = "`{sessions: [...], next}`", body = Object),
-              (status = 400, description = "Invalid query", body = super::openapi::ErrorBody)))]
+              (status = 400, description = "Invalid query", body = crate::error::ErrorBody)))]
 pub async fn list(
     State(st): State<AppState>,
     q: Result<Query<SessionsParams>, QueryRejection>,

@@ -73,7 +73,7 @@ fn parse_id(s: &str) -> Option<Position> {
 #[utoipa::path(get, path = "/v1/stream", params(StreamParams), tag = "stream",
     params(("Last-Event-ID" = Option<String>, Header, nullable = false, description = "Resume after this message id", pattern = r"^[0-9]{1,18}(:[0-9]{1,18})?$")),
     responses((status = 200, description = "text/event-stream", content_type = "text/event-stream", body = Object),
-              (status = 400, description = "Bad Last-Event-ID", body = super::openapi::ErrorBody)))]
+              (status = 400, description = "Bad Last-Event-ID", body = crate::error::ErrorBody)))]
 pub async fn stream(
     State(st): State<AppState>,
     headers: HeaderMap,
