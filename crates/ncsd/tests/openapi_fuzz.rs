@@ -30,8 +30,12 @@ async fn a_schema_driven_fuzzer_finds_nothing() {
     }
     srv.post(b"{not json").await;
     let base = srv.base.clone();
+    // schemathesis keeps a cache in its working directory: a temporary one, not the source tree.
+    let scratch = tempfile::tempdir().unwrap();
+    let cwd = scratch.path().to_path_buf();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("schemathesis")
+            .current_dir(&cwd)
             .args([
                 "run",
                 &format!("{base}/v1/openapi.json"),
