@@ -1,4 +1,4 @@
-//! The hand-written handler a user would otherwise run, as issue 6 describes it: an axum app
+//! The hand-written handler a user would otherwise run, as the ingest goal describes it: an axum app
 //! with one rusqlite connection behind a mutex that verifies `Agora-Signature-V2`, parses the
 //! body, inserts `(noticeId, body)` with `INSERT OR IGNORE` and answers 200. `bench/run.sh`
 //! drives it beside ncsd so "far ahead of a hand-written handler" is a same-run ratio, not a

@@ -4,7 +4,7 @@
 //! it starts again from the stored cursor; anything recorded twice is ignored by the store.
 //! A second loop records `recording.stalled` for recordings that went quiet.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -67,14 +67,13 @@ pub async fn derive_round(store: &DynStore) -> StoreResult<bool> {
     let Some(to) = batch.last().map(|e| e.seq) else {
         return Ok(false);
     };
-    let mut sids: BTreeMap<&str, ()> = BTreeMap::new();
-    for e in &batch {
-        if let (Some(sid), 3) = (e.sid.as_deref(), e.product_id) {
-            sids.insert(sid, ());
-        }
-    }
+    let sids: BTreeSet<&str> = batch
+        .iter()
+        .filter(|e| e.product_id == 3)
+        .filter_map(|e| e.sid.as_deref())
+        .collect();
     let mut records = Vec::new();
-    for sid in sids.keys() {
+    for sid in &sids {
         let history = store.session_evidence(sid, to).await?;
         let mut merged = Merged::default();
         let mut found: Vec<(Transition, Evidence)> = Vec::new();
