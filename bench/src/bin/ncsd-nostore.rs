@@ -66,7 +66,7 @@ fn spawn_journal(path: &std::path::Path) -> std::io::Result<mpsc::Sender<Journal
     let (tx, mut rx) = mpsc::channel::<JournalJob>(8192);
     std::thread::spawn(move || {
         // The priority ncsd's SQLite writer gets by default (`--writer-nice`), for the same reason.
-        ncsd::store::sqlite::priority::set_current_thread_nice(-10);
+        ncsd::priority::set_current_thread_nice(-10, "writer");
         let mut buf = Vec::with_capacity(1 << 20);
         let mut waiting = Vec::with_capacity(512);
         let mut at = 0u64;

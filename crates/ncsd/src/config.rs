@@ -136,6 +136,13 @@ pub struct ServeConfig {
           value_parser = clap::value_parser!(i32).range(-20..=19))]
     pub writer_nice: i32,
 
+    /// Nice value for the forwarding threads: above the rest of ncsd, so that when the CPUs are
+    /// busy, ingest answers (which NCS waits on) go before forwarding (which is durable and
+    /// catches up). 0 leaves them alone.
+    #[arg(long, env = "NCSD_FORWARD_NICE", default_value_t = 10, allow_hyphen_values = true,
+          value_parser = clap::value_parser!(i32).range(-20..=19))]
+    pub forward_nice: i32,
+
     /// A recording that is not finished and gets no delivery for this long is stalled: it gets
     /// `stalled` in `attention` and one `recording.stalled` lifecycle event (NCS reports upload
     /// progress every minute while recording).

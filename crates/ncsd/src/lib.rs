@@ -16,6 +16,7 @@ pub mod forward;
 pub mod ingest;
 pub mod lifecycle;
 pub mod ncs_ips;
+pub mod priority;
 pub mod ratelog;
 pub mod retention;
 pub mod server;

@@ -22,9 +22,58 @@ const PAGE: i64 = 500;
 /// Even without a wake-up, look again this often.
 const POLL: Duration = Duration::from_millis(500);
 
-/// Start every destination's loops; they stop when `shutdown` fires (await the handles before
-/// closing the store: a round in progress finishes first).
+/// Start every destination's loops on a runtime of their own, whose threads run at `nice`
+/// (`--forward-nice`): when ingest and forwarding both want the CPUs, ingest, which NCS waits
+/// on, goes first, and forwarding catches up from its durable cursors. The one handle returned
+/// ends when every loop has stopped after `shutdown` fires (await it before closing the store:
+/// a round in progress finishes first).
 pub fn spawn(
+    store: DynStore,
+    destinations: Vec<DestinationConfig>,
+    nice: i32,
+    shutdown: CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    if destinations.is_empty() {
+        return Vec::new();
+    }
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("ncsd-forward")
+        .on_thread_start(move || crate::priority::set_current_thread_nice(nice, "forwarding"))
+        .enable_all()
+        .build();
+    let runtime = match runtime {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the forwarding runtime; forwarding runs beside ingest");
+            return start(store, destinations, shutdown);
+        }
+    };
+    let (done, finished) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("ncsd-forward-main".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                futures::future::join_all(start(store, destinations, shutdown)).await;
+            });
+            // Dropping a runtime inside another's context panics, so here, on a plain thread.
+            drop(runtime);
+            let _ = done.send(());
+        })
+        .map(|_| {
+            vec![tokio::spawn(async move {
+                let _ = finished.await;
+            })]
+        })
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot start the forwarding thread");
+            Vec::new()
+        })
+}
+
+/// Every destination's feeder and sender, on the current runtime.
+fn start(
     store: DynStore,
     destinations: Vec<DestinationConfig>,
     shutdown: CancellationToken,

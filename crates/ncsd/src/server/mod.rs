@@ -197,6 +197,7 @@ pub async fn run(
     let mut background = crate::forward::spawn(
         store_for_retention.clone(),
         destinations(&cfg)?,
+        cfg.forward_nice,
         shutdown.clone(),
     );
     background.extend(crate::lifecycle::spawn(

@@ -199,7 +199,7 @@ pub type DynStore = Arc<dyn Store>;
 /// How a store runs, beyond its URL.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Nice value of the SQLite writer thread (0: unchanged); see `sqlite::priority`.
+    /// Nice value of the SQLite writer thread (0: unchanged); see `crate::priority`.
     pub writer_nice: i32,
     /// Longest a query may run (None: no limit). A caller that gave up (a request past its
     /// deadline) frees its connection at the latest then, and SQLite's query stops at once.

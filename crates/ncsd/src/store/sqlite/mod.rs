@@ -4,7 +4,6 @@
 
 mod forward;
 mod lifecycle;
-pub mod priority;
 mod reads;
 mod rederive;
 mod wal;

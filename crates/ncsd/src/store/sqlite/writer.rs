@@ -60,7 +60,7 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("ncsd-sqlite-writer".into())
         .spawn(move || {
-            super::priority::set_current_thread_nice(nice);
+            crate::priority::set_current_thread_nice(nice, "SQLite writer");
             run(conn, rx, notify, failing, restart)
         })
         .expect("spawn the SQLite writer thread");
