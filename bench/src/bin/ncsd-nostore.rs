@@ -242,6 +242,9 @@ impl Store for WithoutIngest {
     async fn stats(&self, quiet_before_ms: i64) -> StoreResult<StoreStats> {
         self.inner.stats(quiet_before_ms).await
     }
+    async fn activity(&self, since_ms: i64) -> StoreResult<ncsd::store::Activity> {
+        self.inner.activity(since_ms).await
+    }
     async fn meta_get(&self, key: &str) -> StoreResult<Option<String>> {
         self.inner.meta_get(key).await
     }

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod config_file;
+pub mod dashboard;
 pub mod error;
 pub mod event_view;
 pub mod forward;

@@ -358,3 +358,15 @@ fn writer_nice_defaults_below_normal_and_is_range_checked() {
     let err = nice(&["--writer-nice", "20"]).unwrap_err().to_string();
     assert!(err.contains("--writer-nice") && err.contains("20"), "{err}");
 }
+
+#[test]
+fn forward_nice_defaults_above_normal_and_is_range_checked() {
+    let nice = |args: &[&str]| ServeConfig::from_args(args.iter().copied()).map(|c| c.forward_nice);
+    assert_eq!(nice(&[]).unwrap(), 10);
+    assert_eq!(nice(&["--forward-nice", "0"]).unwrap(), 0);
+    let err = nice(&["--forward-nice", "-21"]).unwrap_err().to_string();
+    assert!(
+        err.contains("--forward-nice") && err.contains("-21"),
+        "{err}"
+    );
+}

@@ -18,7 +18,7 @@ fn find<'a>(st: &'a AppState, name: &str) -> ApiResult<&'a DestinationConfig> {
         .ok_or_else(|| ApiError::not_found(format!("no destination named {name:?} is configured")))
 }
 
-async fn summary(st: &AppState, d: &DestinationConfig) -> ApiResult<Value> {
+pub async fn summary(st: &AppState, d: &DestinationConfig) -> ApiResult<Value> {
     let row = st.store.forward_destination(&d.name).await?;
     let (pending, failed) = st.store.forward_counts(&d.name).await?;
     Ok(json!({

@@ -46,6 +46,7 @@ pub async fn list(
         sid: p.sid,
         cname: p.cname,
         since: params::time_ms("since", p.since.as_deref())?,
+        before: None,
     };
     let events = st.store.events(&query).await?;
     let last = events.last().map(|e| e.seq);

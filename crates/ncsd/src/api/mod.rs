@@ -207,29 +207,67 @@ enum TokenCheck {
     Missing,
 }
 
-/// `Authorization: Bearer <token>`, the scheme matched in any case (RFC 7235), compared in
-/// constant time.
+/// The cookie the dashboard's sign-in sets (HttpOnly, SameSite=Strict); `/v1` accepts it as
+/// it accepts the bearer token.
+pub const TOKEN_COOKIE: &str = "ncsd_token";
+
+/// `Authorization: Bearer <token>`, the scheme matched in any case (RFC 7235), or else the
+/// dashboard's cookie; compared in constant time.
 fn token_check(req: &Request, expected: &str) -> TokenCheck {
-    let Some(value) = req
-        .headers()
+    token_check_headers(req.headers(), expected)
+}
+
+fn token_check_headers(headers: &header::HeaderMap, expected: &str) -> TokenCheck {
+    let same = |given: &str| bool::from(given.as_bytes().ct_eq(expected.as_bytes()));
+    let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     else {
-        return TokenCheck::Missing;
+        return match cookie_token(headers) {
+            Some(given) if same(&given) => TokenCheck::Valid,
+            Some(_) => TokenCheck::Wrong,
+            None => TokenCheck::Missing,
+        };
     };
     let value = value.trim_start();
     let given = match value.split_once(' ') {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
         _ => return TokenCheck::Wrong,
     };
-    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+    if same(given) {
         TokenCheck::Valid
     } else {
         TokenCheck::Wrong
     }
 }
 
-fn client_ip(req: &Request) -> Option<std::net::IpAddr> {
+/// Whether these headers carry the API token (bearer or cookie).
+pub fn token_valid(headers: &header::HeaderMap, expected: &str) -> bool {
+    matches!(token_check_headers(headers, expected), TokenCheck::Valid)
+}
+
+/// The token in the cookie (form-encoded there, as a token may hold any character), if the
+/// request has one.
+fn cookie_token(headers: &header::HeaderMap) -> Option<String> {
+    let value = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == TOKEN_COOKIE)
+        .map(|(_, value)| value.trim())?;
+    url::form_urlencoded::parse(format!("t={value}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The cookie value that carries `token`.
+pub fn cookie_value(token: &str) -> String {
+    url::form_urlencoded::byte_serialize(token.as_bytes()).collect()
+}
+
+pub fn client_ip(req: &Request) -> Option<std::net::IpAddr> {
     req.extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())

@@ -187,10 +187,15 @@ mod page_cursor {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[derive(Default)]
 pub struct SessionsParams {
     pub cname: Option<String>,
     #[param(value_type = Option<super::params::PhaseName>, inline)]
     pub phase: Option<String>,
+    /// Only sessions needing attention for this reason: `fatal_error`, `abnormal_status` or
+    /// `stalled` (a `gap` shows only in a session's own state).
+    #[param(value_type = Option<AttentionName>, inline)]
+    pub attention: Option<String>,
     /// Last active at or after: Unix milliseconds (or RFC 3339).
     #[param(pattern = r"^(|-?[0-9]{1,15})$")]
     pub since: Option<String>,
@@ -226,6 +231,27 @@ pub async fn list(
     q: Result<Query<SessionsParams>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let p = params::query(q)?;
+    let query = session_query(&st, p)?;
+    let rows = st.store.sessions(&query).await?;
+    let next = next_cursor(&rows, query.limit);
+    Ok(Json(json!({
+        "sessions": rows.iter().map(summary_json).collect::<Vec<_>>(),
+        "next": next,
+    })))
+}
+
+/// The attention reasons a session list can be filtered by.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+pub enum AttentionName {
+    FatalError,
+    AbnormalStatus,
+    Stalled,
+}
+
+/// The store query for `GET /v1/sessions` (and the dashboard's list), checked.
+pub fn session_query(st: &AppState, p: SessionsParams) -> ApiResult<SessionQuery> {
     if let Some(phase) = p.phase.as_deref() {
         if !summary::PHASES.contains(&phase) {
             return Err(ApiError::bad_request(format!(
@@ -234,6 +260,20 @@ pub async fn list(
             )));
         }
     }
+    let (flags_any, unfinished_before) = match p.attention.as_deref() {
+        None => (None, None),
+        Some("fatal_error") => (Some(summary::FATAL_ERROR), None),
+        Some("abnormal_status") => (Some(summary::ABNORMAL_STATUS), None),
+        Some("stalled") => (
+            None,
+            Some(crate::clock::now_ms() - st.stall_after.as_millis() as i64),
+        ),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "attention must be fatal_error, abnormal_status or stalled, got {other:?}"
+            )))
+        }
+    };
     let cursor = match p.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => Some(parse_cursor(c).ok_or_else(|| {
@@ -242,23 +282,23 @@ pub async fn list(
             )
         })?),
     };
-    let query = SessionQuery {
+    Ok(SessionQuery {
         cname: p.cname,
         phase: p.phase,
         since: params::time_ms("since", p.since.as_deref())?,
         until: params::time_ms("until", p.until.as_deref())?,
         limit: params::limit(p.limit)?,
         cursor,
-    };
-    let rows = st.store.sessions(&query).await?;
-    let next = rows
-        .last()
-        .filter(|_| rows.len() as i64 == query.limit)
-        .map(|r| format!("{}:{}", r.last_activity_ms, r.sid));
-    Ok(Json(json!({
-        "sessions": rows.iter().map(summary_json).collect::<Vec<_>>(),
-        "next": next,
-    })))
+        flags_any,
+        unfinished_before,
+    })
+}
+
+/// The `next` of a page of sessions: null on the last one.
+pub fn next_cursor(rows: &[SessionRow], limit: i64) -> Option<String> {
+    rows.last()
+        .filter(|_| rows.len() as i64 == limit)
+        .map(|r| format!("{}:{}", r.last_activity_ms, r.sid))
 }
 
 fn parse_cursor(c: &str) -> Option<(i64, String)> {

@@ -88,7 +88,7 @@ pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> 
         metrics_here: cfg.metrics_listen.is_none(),
     };
     crate::telemetry::init();
-    let api = api::router(state.clone());
+    let api = api::router(state.clone()).merge(crate::dashboard::router(state.clone()));
     let timeout = Duration::from_millis(cfg.request_timeout_ms);
     let max_header_bytes = cfg.max_header_bytes;
     let ingest_path: Arc<str> = Arc::from(cfg.path.as_str());

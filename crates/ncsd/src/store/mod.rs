@@ -176,6 +176,8 @@ pub trait Store: Send + Sync + 'static {
     /// Sessions by phase and by attention reason (`stalled`: unfinished, last active before
     /// `quiet_before_ms`), and lifecycle events by type.
     async fn stats(&self, quiet_before_ms: i64) -> StoreResult<StoreStats>;
+    /// Events stored per minute since `since_ms` (by receipt time), and the quarantine's size.
+    async fn activity(&self, since_ms: i64) -> StoreResult<Activity>;
     /// A small fact kept across restarts (`meta`), e.g. the last good NCS address list.
     async fn meta_get(&self, key: &str) -> StoreResult<Option<String>>;
     async fn meta_set(&self, key: &str, value: &str) -> StoreResult<()>;
@@ -231,6 +233,13 @@ pub async fn open_with(url: &str, opts: &Options) -> anyhow::Result<DynStore> {
         )
     }
 }
+
+/// [`Store::activity`]'s two queries (valid in SQLite and PostgreSQL; `$1` is `since_ms`).
+pub const ACTIVITY_SQL: [&str; 2] = [
+    "SELECT received_at_ms / 60000 * 60000 AS minute, count(*) FROM events \
+     WHERE received_at_ms >= $1 GROUP BY minute ORDER BY minute",
+    "SELECT count(*) FROM quarantine",
+];
 
 /// Identity of a quarantined body for idempotent copies: sha256 over receive time and bytes.
 /// The statistics queries, the same SQL on both backends: the phase rule is `summary::PHASE_SQL`.

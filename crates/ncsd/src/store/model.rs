@@ -77,6 +77,8 @@ pub struct EventQuery {
     pub cname: Option<String>,
     /// `received_at_ms >= since`
     pub since: Option<i64>,
+    /// Newest first: `seq < before` in descending order (`after` still applies).
+    pub before: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -90,6 +92,10 @@ pub struct SessionQuery {
     pub limit: i64,
     /// Resume after this (last_activity_ms, sid) position, newest first.
     pub cursor: Option<(i64, String)>,
+    /// Only sessions with any of these evidence bits (`summary::FATAL_ERROR`, ...).
+    pub flags_any: Option<i64>,
+    /// Only unfinished sessions last active before this (stalled).
+    pub unfinished_before: Option<i64>,
 }
 
 /// The per-session summary kept at ingest: every column merges commutatively (sum, min, max,
@@ -319,4 +325,14 @@ pub struct StoreStats {
     pub attention: Vec<(String, i64)>,
     /// Lifecycle events recorded, by type.
     pub lifecycle: Vec<(String, i64)>,
+}
+
+/// Recent ingest, for the dashboard's overview.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Activity {
+    /// Events stored per minute since the time asked for: (minute start in ms, count), by
+    /// minute, minutes with none left out.
+    pub per_minute: Vec<(i64, i64)>,
+    /// Bodies in quarantine.
+    pub quarantined: i64,
 }

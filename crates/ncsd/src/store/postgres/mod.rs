@@ -482,6 +482,23 @@ impl Store for PgStore {
             lifecycle: pairs(lifecycle).await.map_err(err)?,
         })
     }
+    async fn activity(&self, since_ms: i64) -> StoreResult<Activity> {
+        let [per_minute, quarantined] = crate::store::ACTIVITY_SQL;
+        let err = |e: sqlx::Error| store_error(&e);
+        let per_minute: Vec<(i64, i64)> = sqlx::query_as(per_minute)
+            .bind(since_ms)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        let quarantined: i64 = sqlx::query_scalar(quarantined)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(err)?;
+        Ok(Activity {
+            per_minute,
+            quarantined,
+        })
+    }
     async fn meta_get(&self, key: &str) -> StoreResult<Option<String>> {
         sqlx::query_scalar("SELECT v FROM meta WHERE k = $1")
             .bind(key)

@@ -70,7 +70,15 @@ pub async fn events(pool: &PgPool, q: &EventQuery) -> sqlx::Result<Vec<EventReco
     if let Some(t) = q.since {
         sql.push(" AND received_at_ms >= ").push_bind(t);
     }
-    sql.push(" ORDER BY seq LIMIT ").push_bind(limit(q.limit));
+    if let Some(b) = q.before {
+        sql.push(" AND seq < ").push_bind(b);
+    }
+    sql.push(if q.before.is_some() {
+        " ORDER BY seq DESC LIMIT "
+    } else {
+        " ORDER BY seq LIMIT "
+    })
+    .push_bind(limit(q.limit));
     let rows = sql.build().fetch_all(pool).await?;
     rows.iter().map(event_row).collect()
 }
@@ -170,6 +178,15 @@ pub async fn sessions(pool: &PgPool, q: &SessionQuery) -> sqlx::Result<Vec<Sessi
     }
     if let Some(t) = q.until {
         sql.push(" AND last_activity_ms < ").push_bind(t);
+    }
+    if let Some(bits) = q.flags_any {
+        sql.push(" AND flags & ").push_bind(bits).push(" <> 0");
+    }
+    if let Some(t) = q.unfinished_before {
+        sql.push(format!(
+            " AND ({PHASE_SQL}) NOT IN ('completed', 'failed') AND last_activity_ms < "
+        ))
+        .push_bind(t);
     }
     if let Some((ms, sid)) = &q.cursor {
         sql.push(" AND (last_activity_ms, sid) < (")

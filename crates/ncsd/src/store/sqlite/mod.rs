@@ -496,6 +496,18 @@ impl Store for SqliteStore {
         })
         .await
     }
+    async fn activity(&self, since_ms: i64) -> StoreResult<Activity> {
+        self.read(move |c| {
+            let [per_minute, quarantined] = crate::store::ACTIVITY_SQL;
+            let mut stmt = c.prepare_cached(&per_minute.replace("$1", "?1"))?;
+            let rows = stmt.query_map([since_ms], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(Activity {
+                per_minute: rows.collect::<rusqlite::Result<_>>()?,
+                quarantined: c.prepare_cached(quarantined)?.query_row([], |r| r.get(0))?,
+            })
+        })
+        .await
+    }
     async fn meta_get(&self, key: &str) -> StoreResult<Option<String>> {
         let key = key.to_string();
         self.read(move |c| {

@@ -65,7 +65,14 @@ pub fn events(c: &Connection, q: &EventQuery) -> rusqlite::Result<Vec<EventRecor
     if let Some(t) = q.since {
         filter(" AND received_at_ms >= ?", t.into());
     }
-    sql.push_str(" ORDER BY seq LIMIT ?");
+    if let Some(b) = q.before {
+        filter(" AND seq < ?", b.into());
+    }
+    sql.push_str(if q.before.is_some() {
+        " ORDER BY seq DESC LIMIT ?"
+    } else {
+        " ORDER BY seq LIMIT ?"
+    });
     args.push(q.limit.into());
     let mut stmt = c.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), event_row)?;
@@ -157,6 +164,16 @@ pub fn sessions(c: &Connection, q: &SessionQuery) -> rusqlite::Result<Vec<Sessio
     }
     if let Some(t) = q.until {
         sql.push_str(" AND last_activity_ms < ?");
+        args.push(t.into());
+    }
+    if let Some(bits) = q.flags_any {
+        sql.push_str(" AND flags & ? <> 0");
+        args.push(bits.into());
+    }
+    if let Some(t) = q.unfinished_before {
+        sql.push_str(&format!(
+            " AND ({PHASE_SQL}) NOT IN ('completed', 'failed') AND last_activity_ms < ?"
+        ));
         args.push(t.into());
     }
     if let Some((ms, sid)) = &q.cursor {
