@@ -16,6 +16,7 @@ mod postgres_only;
 mod records;
 mod sqlite_only;
 mod stories_concurrency;
+mod stories_dashboard;
 mod stories_ingest;
 mod stories_lifecycle;
 mod stories_maintenance;
@@ -24,6 +25,7 @@ mod stories_sessions;
 use common::pg::PgDatabase;
 use ncsd::store::{self, DynStore};
 use stories_concurrency::*;
+use stories_dashboard::*;
 use stories_ingest::*;
 use stories_lifecycle::*;
 use stories_maintenance::*;
@@ -73,6 +75,7 @@ stories!(
     story_lifecycle_records,
     story_lifecycle_evidence_and_quiet_sessions,
     story_lifecycle_deriver_resumes,
+    story_dashboard_reads,
 );
 
 /// A store and what keeps its database alive (a temp dir or a test database); the store is
