@@ -31,9 +31,11 @@ pub fn evidence_after(c: &Connection, after: i64, limit: i64) -> rusqlite::Resul
     rows.collect()
 }
 
+/// `+product_id`: see `reads::session_events` (the `(sid, sequence)` index, not a range of the
+/// `(product_id, seq)` one, which made the deriver quadratic in the store's size).
 pub fn session_evidence(c: &Connection, sid: &str, up_to: i64) -> rusqlite::Result<Vec<Evidence>> {
     let mut stmt = c.prepare_cached(&format!(
-        "SELECT {EVIDENCE_COLUMNS} FROM events WHERE sid = ?1 AND product_id = 3 AND seq <= ?2"
+        "SELECT {EVIDENCE_COLUMNS} FROM events WHERE sid = ?1 AND +product_id = 3 AND seq <= ?2"
     ))?;
     let mut rows: Vec<Evidence> = stmt
         .query_map(params![sid, up_to], evidence_row)?

@@ -309,7 +309,7 @@ pub(super) fn purge(tx: &Transaction, before_ms: i64) -> rusqlite::Result<PurgeC
     tx.execute(
         "INSERT INTO temp.purge_batch (seq, notice_id, content_key) \
          SELECT e.seq, e.notice_id, e.content_key FROM sessions s JOIN events e ON e.sid = s.sid \
-         WHERE s.last_activity_ms < ?1 AND e.product_id = 3 LIMIT ?2",
+         WHERE s.last_activity_ms < ?1 AND +e.product_id = 3 LIMIT ?2",
         params![before_ms, PURGE_CHUNK],
     )?;
     tx.execute(
@@ -326,12 +326,12 @@ pub(super) fn purge(tx: &Transaction, before_ms: i64) -> rusqlite::Result<PurgeC
     tx.execute(
         "DELETE FROM session_states WHERE sid IN (SELECT sid FROM sessions \
          WHERE last_activity_ms < ?1 \
-         AND NOT EXISTS (SELECT 1 FROM events e WHERE e.sid = sessions.sid AND e.product_id = 3))",
+         AND NOT EXISTS (SELECT 1 FROM events e WHERE e.sid = sessions.sid AND +e.product_id = 3))",
         [before_ms],
     )?;
     tx.execute(
         "DELETE FROM sessions WHERE last_activity_ms < ?1 \
-         AND NOT EXISTS (SELECT 1 FROM events e WHERE e.sid = sessions.sid AND e.product_id = 3)",
+         AND NOT EXISTS (SELECT 1 FROM events e WHERE e.sid = sessions.sid AND +e.product_id = 3)",
         [before_ms],
     )?;
     let d = tx.execute(
