@@ -71,6 +71,7 @@ async fn main() -> anyhow::Result<()> {
                 copy_of: None,
                 content_key: d.content_key,
                 session_flags: d.session_flags,
+                project: d.project,
             });
             if batch.len() == 2000 {
                 store

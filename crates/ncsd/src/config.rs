@@ -252,7 +252,16 @@ impl ServeConfig {
                 ));
             }
         }
-        if self.secrets.is_empty() && !self.allow_unsigned {
+        let projects = crate::projects::configured(self);
+        if projects && (!self.secrets.is_empty() || self.allow_unsigned) {
+            return Err(
+                "the configuration file names projects ([[project]]), each with its own secrets: \
+                 remove --secret / NCSD_SECRET and --allow-unsigned, which would apply to none \
+                 of them"
+                    .into(),
+            );
+        }
+        if self.secrets.is_empty() && !self.allow_unsigned && !projects {
             return Err(
                 "no NCS secret configured: pass --secret (or NCSD_SECRET) with the secret \
                  shown in Agora Console, or --allow-unsigned for local testing"

@@ -24,16 +24,20 @@ pub struct FileConfig {
     pub destinations: Vec<DestinationConfig>,
     /// `[agora]`: the Customer ID and Secret, for NCS's address list.
     pub agora: Option<crate::ncs_ips::AgoraConfig>,
+    /// `[[project]]`: several Agora projects, each with its path and secrets.
+    pub projects: Vec<crate::projects::ProjectConfig>,
 }
 
 /// The keys that are not flags.
-const SECTIONS: [&str; 2] = ["destination", "agora"];
+const SECTIONS: [&str; 3] = ["destination", "agora", "project"];
 
 #[derive(Deserialize)]
 struct Sections {
     #[serde(default)]
     destination: Vec<DestinationConfig>,
     agora: Option<crate::ncs_ips::AgoraConfig>,
+    #[serde(default)]
+    project: Vec<crate::projects::ProjectConfig>,
 }
 
 pub fn load(path: &Path) -> Result<FileConfig, String> {
@@ -99,6 +103,44 @@ pub fn load(path: &Path) -> Result<FileConfig, String> {
             ));
         }
     }
+    let (mut names, mut paths) = (
+        std::collections::HashSet::new(),
+        std::collections::HashSet::new(),
+    );
+    for p in &sections.project {
+        p.check()
+            .map_err(|e| format!("{shown}{}: project {:?}: {e}", at(&p.name), p.name))?;
+        if !names.insert(p.name.clone()) {
+            return Err(format!(
+                "{shown}: two projects are named {:?}; names must be unique",
+                p.name
+            ));
+        }
+        if !paths.insert(p.path.clone()) {
+            return Err(format!(
+                "{shown}: two projects use the path {:?}; each needs its own",
+                p.path
+            ));
+        }
+    }
+    let known: Vec<&str> = if sections.project.is_empty() {
+        vec![crate::store::DEFAULT_PROJECT]
+    } else {
+        sections.project.iter().map(|p| p.name.as_str()).collect()
+    };
+    for d in &sections.destination {
+        for p in d.projects.iter().flatten() {
+            if !known.contains(&p.as_str()) {
+                return Err(format!(
+                    "{shown}{}: destination {:?} takes project {p:?}, which is not configured \
+                     (projects: {})",
+                    at(&d.name),
+                    d.name,
+                    known.join(", ")
+                ));
+            }
+        }
+    }
     if let Some(a) = &sections.agora {
         a.check()
             .map_err(|e| format!("{shown}{}: [agora]: {e}", at("customer_id")))?;
@@ -108,6 +150,7 @@ pub fn load(path: &Path) -> Result<FileConfig, String> {
         settings,
         destinations: sections.destination,
         agora: sections.agora,
+        projects: sections.project,
     })
 }
 

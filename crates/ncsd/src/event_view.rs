@@ -31,6 +31,7 @@ pub fn event_json(e: &EventRecord) -> Value {
     json!({
         "cursor": e.seq,
         "notice_id": e.notice_id,
+        "project": e.project,
         "product_id": e.product_id,
         "event_type": e.event_type,
         "event_name": event_name,

@@ -18,6 +18,7 @@ pub mod ingest;
 pub mod lifecycle;
 pub mod ncs_ips;
 pub mod priority;
+pub mod projects;
 pub mod ratelog;
 pub mod retention;
 pub mod server;

@@ -92,6 +92,7 @@ fn with_cache(store: &ncsd::store::DynStore, bytes: usize) -> (AppState, Router)
         auth_failures: Arc::new(ncsd::ratelog::RateLog::per_minute()),
         stall_after: std::time::Duration::from_secs(300),
         destinations: Arc::new(Vec::new()),
+        projects: Arc::new(vec!["default".into()]),
         metrics_here: true,
     };
     (st.clone(), ncsd::api::router(st))

@@ -27,6 +27,8 @@ pub struct EventsParams {
     /// Received at or after: Unix milliseconds (or RFC 3339).
     #[param(pattern = r"^(|-?[0-9]{1,15})$")]
     pub since: Option<String>,
+    /// Only this Agora project's events (`[[project]]` name; `default` without).
+    pub project: Option<String>,
 }
 
 /// Stored events in arrival (storage) order.
@@ -47,6 +49,7 @@ pub async fn list(
         cname: p.cname,
         since: params::time_ms("since", p.since.as_deref())?,
         before: None,
+        project: p.project,
     };
     let events = st.store.events(&query).await?;
     let last = events.last().map(|e| e.seq);

@@ -26,11 +26,13 @@ pub struct LifecycleParams {
     pub kind: Option<String>,
     pub sid: Option<String>,
     pub cname: Option<String>,
+    /// Only this Agora project's lifecycle events.
+    pub project: Option<String>,
 }
 
 /// The message as recorded, with its cursor.
 pub fn record_json(r: &LifecycleRecord) -> Value {
-    let mut v: Value = serde_json::from_str(&r.message).unwrap_or(Value::Null);
+    let mut v = crate::forward::message::with_project(r);
     if let Some(o) = v.as_object_mut() {
         o.insert("cursor".into(), json!(r.seq));
     }
@@ -61,6 +63,7 @@ pub async fn list(
         kind: p.kind,
         sid: p.sid,
         cname: p.cname,
+        project: p.project,
         ..Default::default()
     };
     let rows = st.store.lifecycle(&query).await?;

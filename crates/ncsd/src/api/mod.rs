@@ -40,6 +40,8 @@ pub struct AppState {
     pub stall_after: std::time::Duration,
     /// Forwarding destinations from the configuration file.
     pub destinations: Arc<Vec<crate::forward::DestinationConfig>>,
+    /// The Agora projects' names (`default` alone without `[[project]]`).
+    pub projects: Arc<Vec<String>>,
     /// Whether `/metrics` is served with the API (false when `--metrics-listen` takes it).
     pub metrics_here: bool,
 }

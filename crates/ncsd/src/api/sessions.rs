@@ -53,6 +53,7 @@ pub async fn answer(st: &AppState, sid: &str) -> ApiResult<Option<Bytes>> {
         )
     })?;
     if let Some(row) = st.store.session(sid).await? {
+        v["project"] = json!(row.project);
         let phase = summary::phase(row.flags, row.exit_key);
         let quiet_ms = crate::clock::now_ms() - row.last_activity_ms;
         if !phase.is_terminal() && quiet_ms >= st.stall_after.as_millis() as i64 {
@@ -196,6 +197,8 @@ pub struct SessionsParams {
     /// `stalled` (a `gap` shows only in a session's own state).
     #[param(value_type = Option<AttentionName>, inline)]
     pub attention: Option<String>,
+    /// Only this Agora project's sessions.
+    pub project: Option<String>,
     /// Last active at or after: Unix milliseconds (or RFC 3339).
     #[param(pattern = r"^(|-?[0-9]{1,15})$")]
     pub since: Option<String>,
@@ -213,6 +216,7 @@ pub struct SessionsParams {
 pub fn summary_json(row: &SessionRow) -> Value {
     json!({
         "sid": row.sid,
+        "project": row.project,
         "cname": row.cname,
         "phase": summary::phase(row.flags, row.exit_key).as_str(),
         "event_count": row.event_count,
@@ -291,6 +295,7 @@ pub fn session_query(st: &AppState, p: SessionsParams) -> ApiResult<SessionQuery
         cursor,
         flags_any,
         unfinished_before,
+        project: p.project,
     })
 }
 

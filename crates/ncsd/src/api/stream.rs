@@ -40,6 +40,9 @@ pub struct StreamParams {
     /// Same as the `Last-Event-ID` header, for clients that cannot set headers.
     #[param(pattern = r"^[0-9]{1,18}(:[0-9]{1,18})?$", nullable = false)]
     pub last_event_id: Option<String>,
+    /// Only this Agora project's events, sessions and lifecycle events (the ids stay those of
+    /// the whole stream, so resuming works the same).
+    pub project: Option<String>,
 }
 
 /// Where a connection stands: after event `seq` (its session message still owed when
@@ -84,6 +87,8 @@ pub async fn stream(
         Some(v) => Some(v.to_str().unwrap_or("-").to_string()),
         None => p.last_event_id,
     };
+    let project = p.project;
+    let other = move |p: &str| project.as_deref().is_some_and(|want| want != p);
     let resume = match given {
         Some(id) => Some(parse_id(&id).ok_or_else(|| {
             ApiError::bad_request(
@@ -155,10 +160,15 @@ pub async fn stream(
             let mut rows = rows.into_iter().peekable();
             for e in page {
                 while let Some(r) = rows.next_if(|r| r.placement < e.seq) {
-                    yield Ok(lifecycle_message(&r));
+                    if !other(&r.project) {
+                        yield Ok(lifecycle_message(&r));
+                    }
                     (at.placement, at.lifecycle) = (r.placement, r.seq);
                 }
                 at.seq = e.seq;
+                if other(&e.project) {
+                    continue;
+                }
                 yield Ok(Event::default().id((e.seq * 2).to_string()).event("event").data(event_json(&e).to_string()));
                 if let (Some(sid), 3) = (&e.sid, e.product_id) {
                     if let Ok(Some(s)) = answer(&app, sid).await {
@@ -167,7 +177,9 @@ pub async fn stream(
                 }
             }
             for r in rows {
-                yield Ok(lifecycle_message(&r));
+                if !other(&r.project) {
+                    yield Ok(lifecycle_message(&r));
+                }
                 (at.placement, at.lifecycle) = (r.placement, r.seq);
             }
             if full {

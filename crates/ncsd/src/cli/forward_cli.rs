@@ -45,6 +45,9 @@ pub fn check_config(a: CheckConfigArgs) -> anyhow::Result<ExitCode> {
     }
     println!("{}: valid", a.file.display());
     println!("serve {cfg:#?}");
+    for p in &file.projects {
+        println!("project {p:#?}");
+    }
     for d in &file.destinations {
         println!("destination {d:#?}");
     }

@@ -94,6 +94,9 @@ pub struct SessionsArgs {
     /// failed, completed, uploading, recording or starting
     #[arg(long)]
     pub phase: Option<String>,
+    /// Only this Agora project (a `[[project]]` name; `default` without one).
+    #[arg(long)]
+    pub project: Option<String>,
     #[arg(long, default_value_t = 50)]
     pub limit: i64,
 }
@@ -124,6 +127,9 @@ pub async fn sessions(a: SessionsArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(p) = &a.phase {
         q.push_str(&format!("&phase={}", enc(p)));
+    }
+    if let Some(p) = &a.project {
+        q.push_str(&format!("&project={}", enc(p)));
     }
     let body = a.api.get(&q).await?;
     if a.api.json {
@@ -224,6 +230,9 @@ pub struct EventsArgs {
     pub sid: Option<String>,
     #[arg(long)]
     pub event_type: Option<i64>,
+    /// Only this Agora project (a `[[project]]` name; `default` without one).
+    #[arg(long)]
+    pub project: Option<String>,
     #[arg(long, default_value_t = 100)]
     pub limit: i64,
 }
@@ -243,7 +252,7 @@ fn event_line(e: &Value) -> String {
 
 pub async fn events(a: EventsArgs) -> anyhow::Result<ExitCode> {
     if a.follow {
-        return follow(&a.api, false).await;
+        return follow(&a.api, false, a.project.as_deref()).await;
     }
     let mut q = format!("/v1/events?limit={}", a.limit);
     if let Some(s) = &a.sid {
@@ -251,6 +260,9 @@ pub async fn events(a: EventsArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(t) = a.event_type {
         q.push_str(&format!("&event_type={t}"));
+    }
+    if let Some(p) = &a.project {
+        q.push_str(&format!("&project={}", enc(p)));
     }
     let body = a.api.get(&q).await?;
     if a.api.json {
@@ -277,6 +289,9 @@ pub struct LifecycleArgs {
     pub sid: Option<String>,
     #[arg(long)]
     pub cname: Option<String>,
+    /// Only this Agora project (a `[[project]]` name; `default` without one).
+    #[arg(long)]
+    pub project: Option<String>,
     #[arg(long, default_value_t = 100)]
     pub limit: i64,
 }
@@ -297,10 +312,15 @@ fn lifecycle_line(api: &ApiArgs, v: &Value) -> String {
 
 pub async fn lifecycle(a: LifecycleArgs) -> anyhow::Result<ExitCode> {
     if a.follow {
-        return follow(&a.api, true).await;
+        return follow(&a.api, true, a.project.as_deref()).await;
     }
     let mut q = format!("/v1/lifecycle?limit={}", a.limit);
-    for (key, value) in [("type", &a.kind), ("sid", &a.sid), ("cname", &a.cname)] {
+    for (key, value) in [
+        ("type", &a.kind),
+        ("sid", &a.sid),
+        ("cname", &a.cname),
+        ("project", &a.project),
+    ] {
         if let Some(v) = value {
             q.push_str(&format!("&{key}={}", enc(v)));
         }
@@ -318,8 +338,15 @@ pub async fn lifecycle(a: LifecycleArgs) -> anyhow::Result<ExitCode> {
 
 /// Tail `/v1/stream`, reconnecting with `Last-Event-ID` so nothing is missed or repeated;
 /// `only_lifecycle` prints the lifecycle messages alone.
-async fn follow(api: &ApiArgs, only_lifecycle: bool) -> anyhow::Result<ExitCode> {
-    let url = format!("{}/v1/stream", api.url.trim_end_matches('/'));
+async fn follow(
+    api: &ApiArgs,
+    only_lifecycle: bool,
+    project: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let mut url = format!("{}/v1/stream", api.url.trim_end_matches('/'));
+    if let Some(p) = project {
+        url.push_str(&format!("?project={}", enc(p)));
+    }
     let mut last_id: Option<String> = None;
     loop {
         let mut req = reqwest::Client::new().get(&url);

@@ -21,12 +21,14 @@ pub struct EventFilters {
     kind: Option<String>,
     sid: Option<String>,
     cname: Option<String>,
+    project: Option<String>,
     /// Older than this cursor (the next page).
     before: Option<String>,
 }
 
 pub struct EventLine {
     pub cursor: i64,
+    pub project: String,
     pub notice_id: String,
     pub event_type: i64,
     pub name: String,
@@ -42,6 +44,8 @@ pub struct EventLine {
 #[template(path = "events.html")]
 struct EventsPage {
     frame: Frame,
+    project: String,
+    projects: Vec<String>,
     kind: String,
     sid: String,
     cname: String,
@@ -79,6 +83,7 @@ async fn build_events(st: &AppState, f: EventFilters) -> Result<EventsPage, ApiE
         event_type: number("type", &f.kind)?,
         sid: nonempty(&f.sid),
         cname: nonempty(&f.cname),
+        project: nonempty(&f.project),
         before: Some(number("before", &f.before)?.unwrap_or(i64::MAX)),
         ..Default::default()
     };
@@ -89,7 +94,12 @@ async fn build_events(st: &AppState, f: EventFilters) -> Result<EventsPage, ApiE
         .filter(|_| rows.len() as i64 == PAGE)
         .map(|last| {
             let mut q = url::form_urlencoded::Serializer::new(String::new());
-            for (k, v) in [("type", &f.kind), ("sid", &f.sid), ("cname", &f.cname)] {
+            for (k, v) in [
+                ("type", &f.kind),
+                ("sid", &f.sid),
+                ("cname", &f.cname),
+                ("project", &f.project),
+            ] {
                 if let Some(v) = nonempty(v) {
                     q.append_pair(k, &v);
                 }
@@ -101,6 +111,7 @@ async fn build_events(st: &AppState, f: EventFilters) -> Result<EventsPage, ApiE
         .iter()
         .map(|e| EventLine {
             cursor: e.seq,
+            project: e.project.clone(),
             notice_id: e.notice_id.clone(),
             event_type: e.event_type,
             name: u32::try_from(e.event_type)
@@ -124,6 +135,8 @@ async fn build_events(st: &AppState, f: EventFilters) -> Result<EventsPage, ApiE
             live: "all".into(),
             signed_in: st.api_token.is_some(),
         },
+        project: nonempty(&f.project).unwrap_or_default(),
+        projects: st.projects.as_ref().clone(),
         kind: nonempty(&f.kind).unwrap_or_default(),
         sid: nonempty(&f.sid).unwrap_or_default(),
         cname: nonempty(&f.cname).unwrap_or_default(),

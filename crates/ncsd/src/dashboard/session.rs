@@ -20,6 +20,7 @@ use crate::session::{distinct_ordered, stored_event, StoredEvent};
 struct SessionPage {
     frame: Frame,
     sid: String,
+    project: String,
     cname: String,
     uid: String,
     phase: String,
@@ -318,6 +319,7 @@ async fn build(st: &AppState, sid: String) -> Result<SessionPage, ApiError> {
             live: sid.clone(),
             signed_in: st.api_token.is_some(),
         },
+        project: text(&v["project"]),
         cname: text(&v["cname"]),
         uid: text(&v["uid"]),
         phase: text(&v["phase"]),

@@ -18,6 +18,7 @@ use crate::summary;
 /// A session as a list shows it.
 pub struct SessionLine {
     pub sid: String,
+    pub project: String,
     pub cname: String,
     pub phase: String,
     pub reasons: Vec<&'static str>,
@@ -39,6 +40,7 @@ pub fn line(row: &SessionRow, now: i64, stalled_before: i64) -> SessionLine {
     }
     SessionLine {
         sid: row.sid.clone(),
+        project: row.project.clone(),
         cname: row.cname.clone().unwrap_or_default(),
         phase: phase.as_str().to_string(),
         reasons,
@@ -55,6 +57,7 @@ pub fn line(row: &SessionRow, now: i64, stalled_before: i64) -> SessionLine {
 /// The form's fields: an empty field is no filter.
 #[derive(Debug, Deserialize, Default)]
 pub struct Filters {
+    project: Option<String>,
     cname: Option<String>,
     phase: Option<String>,
     attention: Option<String>,
@@ -67,6 +70,8 @@ pub struct Filters {
 #[template(path = "sessions.html")]
 struct SessionsPage {
     frame: Frame,
+    project: String,
+    projects: Vec<String>,
     cname: String,
     phase: String,
     attention: String,
@@ -100,6 +105,7 @@ async fn build(st: &AppState, f: Filters) -> Result<SessionsPage, ApiError> {
         cname: nonempty(&f.cname),
         phase: nonempty(&f.phase),
         attention: nonempty(&f.attention),
+        project: nonempty(&f.project),
         since: nonempty(&f.since),
         until: nonempty(&f.until),
         limit: Some(PAGE),
@@ -112,6 +118,7 @@ async fn build(st: &AppState, f: Filters) -> Result<SessionsPage, ApiError> {
     let filters = |cursor: Option<&str>| {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in [
+            ("project", &f.project),
             ("cname", &f.cname),
             ("phase", &f.phase),
             ("attention", &f.attention),
@@ -137,6 +144,8 @@ async fn build(st: &AppState, f: Filters) -> Result<SessionsPage, ApiError> {
             signed_in: st.api_token.is_some(),
         },
         sessions: rows.iter().map(|r| line(r, now, stalled_before)).collect(),
+        project: nonempty(&f.project).unwrap_or_default(),
+        projects: st.projects.as_ref().clone(),
         cname: nonempty(&f.cname).unwrap_or_default(),
         phase: nonempty(&f.phase).unwrap_or_default(),
         attention: nonempty(&f.attention).unwrap_or_default(),

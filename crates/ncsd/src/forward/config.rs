@@ -55,6 +55,8 @@ pub struct DestinationConfig {
     #[serde(default = "default_events")]
     pub events: Vec<String>,
     pub cname: Option<String>,
+    /// Only these Agora projects' events and lifecycle events (default: every project).
+    pub projects: Option<Vec<String>>,
     #[serde(default = "default_start")]
     start: String,
     #[serde(default = "default_retry")]
@@ -182,9 +184,12 @@ impl DestinationConfig {
 
     /// Whether a message of `kind` (`recording.completed`, `ncs.31`) from channel `cname`
     /// goes to this destination.
-    pub fn wants(&self, kind: &str, cname: Option<&str>) -> bool {
+    pub fn wants(&self, kind: &str, cname: Option<&str>, project: &str) -> bool {
         let matches = |glob: &str, s: &str| glob::Pattern::new(glob).is_ok_and(|p| p.matches(s));
-        self.events.iter().any(|g| matches(g, kind))
+        self.projects
+            .as_ref()
+            .is_none_or(|ps| ps.iter().any(|p| p == project))
+            && self.events.iter().any(|g| matches(g, kind))
             && self
                 .cname
                 .as_deref()
@@ -202,6 +207,7 @@ impl fmt::Debug for DestinationConfig {
             .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
             .field("events", &self.events)
             .field("cname", &self.cname)
+            .field("projects", &self.projects)
             .field("start", &self.start)
             .field("retry", &self.retry)
             .field("timeout", &self.timeout)

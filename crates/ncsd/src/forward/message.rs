@@ -1,7 +1,7 @@
 //! What a destination receives: the Standard Webhooks shape `{"id", "type", "timestamp",
 //! "data"}`, the same bytes on every attempt.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::store::{EventRecord, LifecycleRecord, OutMessage};
 
@@ -29,13 +29,23 @@ pub fn from_event(e: &EventRecord) -> Option<OutMessage> {
     })
 }
 
-/// A lifecycle event as a message: it is recorded in that shape already.
+/// A lifecycle event as a message: recorded in that shape already, with its project added to
+/// `data` (the store sets it from the session when recording).
 pub fn from_lifecycle(r: &LifecycleRecord) -> OutMessage {
     OutMessage {
         id: r.id.clone(),
         kind: r.kind.clone(),
         sid: Some(r.sid.clone()),
-        body: r.message.clone(),
+        body: with_project(r).to_string(),
         created_ms: r.recorded_at_ms,
     }
+}
+
+/// The recorded message with `data.project`.
+pub fn with_project(r: &LifecycleRecord) -> Value {
+    let mut v: Value = serde_json::from_str(&r.message).unwrap_or(Value::Null);
+    if let Some(data) = v.get_mut("data").and_then(Value::as_object_mut) {
+        data.insert("project".into(), json!(r.project));
+    }
+    v
 }

@@ -178,12 +178,13 @@ async fn feed_round(store: &DynStore, d: &DestinationConfig) -> StoreResult<usiz
         if e.received_at_ms < not_before {
             continue;
         }
-        if let Some(m) = from_event(e).filter(|m| d.wants(&m.kind, e.cname.as_deref())) {
+        if let Some(m) = from_event(e).filter(|m| d.wants(&m.kind, e.cname.as_deref(), &e.project))
+        {
             messages.push(m);
         }
     }
     for r in &lifecycle {
-        if r.recorded_at_ms >= not_before && d.wants(&r.kind, r.cname.as_deref()) {
+        if r.recorded_at_ms >= not_before && d.wants(&r.kind, r.cname.as_deref(), &r.project) {
             messages.push(from_lifecycle(r));
         }
     }
@@ -344,7 +345,9 @@ pub async fn replay(
         let messages: Vec<OutMessage> = events
             .iter()
             .filter(|e| e.received_at_ms < until)
-            .filter_map(|e| from_event(e).filter(|m| d.wants(&m.kind, e.cname.as_deref())))
+            .filter_map(|e| {
+                from_event(e).filter(|m| d.wants(&m.kind, e.cname.as_deref(), &e.project))
+            })
             .collect();
         total += store.forward_enqueue(&d.name, messages, None, true).await?;
     }
@@ -364,7 +367,7 @@ pub async fn replay(
         let messages: Vec<OutMessage> = rows
             .iter()
             .filter(|r| (since..until).contains(&r.recorded_at_ms))
-            .filter(|r| d.wants(&r.kind, r.cname.as_deref()))
+            .filter(|r| d.wants(&r.kind, r.cname.as_deref(), &r.project))
             .map(from_lifecycle)
             .collect();
         total += store.forward_enqueue(&d.name, messages, None, true).await?;

@@ -23,6 +23,8 @@ use signature::Verdict;
 
 pub struct IngestState {
     pub store: DynStore,
+    /// The Agora project this path belongs to; its secrets alone verify a delivery here.
+    pub project: Arc<str>,
     pub secrets: Vec<Secret>,
     pub allow_unsigned: bool,
     pub max_body: usize,
@@ -60,7 +62,7 @@ pub async fn handle(
         Err(e) => (refused_as(&e), Err(e)),
     };
     tracing::Span::current().record("outcome", outcome);
-    metrics::counter!("ncsd_deliveries_total", "outcome" => outcome, "project" => "default")
+    metrics::counter!("ncsd_deliveries_total", "outcome" => outcome, "project" => st.project.to_string())
         .increment(1);
     metrics::histogram!("ncsd_ingest_seconds", "outcome" => outcome)
         .record(started.elapsed().as_secs_f64());
@@ -156,7 +158,8 @@ async fn receive(
             return Err(e);
         }
     }
-    let delivery = to_delivery(&envelope, body.to_vec(), headers_json, received_at_ms);
+    let mut delivery = to_delivery(&envelope, body.to_vec(), headers_json, received_at_ms);
+    delivery.project = st.project.to_string();
     let (sid, event_type) = (delivery.sid.clone(), delivery.event_type);
     let span = tracing::Span::current();
     span.record("notice_id", envelope.notice_id.as_str());
@@ -278,6 +281,7 @@ pub fn to_delivery(
         received_at_ms,
         content_key: None,
         session_flags: 0,
+        project: crate::store::DEFAULT_PROJECT.to_string(),
     };
     match env.notice() {
         // A Console "Check" delivery (spec §4): stored and acknowledged, but no recording.

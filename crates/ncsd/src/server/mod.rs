@@ -57,22 +57,34 @@ fn agora(cfg: &ServeConfig) -> Option<crate::ncs_ips::AgoraConfig> {
 
 pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> Apps {
     let ncs_ips = agora(cfg).map(|_| Arc::new(crate::ncs_ips::NcsIps::default()));
-    let ingest_state = Arc::new(IngestState {
-        store: store.clone(),
-        secrets: cfg.secrets(),
-        allow_unsigned: cfg.allow_unsigned,
-        max_body: cfg.max_body,
-        allow_from: cfg.allow_from.clone(),
-        max_notify_skew: cfg.max_notify_skew,
-        rejections: crate::ratelog::RateLog::per_minute(),
-        ncs_ips: ncs_ips.clone(),
+    // One route per Agora project, each verifying with its own secrets only. The file was
+    // checked when `serve` started; a file unreadable now leaves no project to serve.
+    let projects = crate::projects::projects(cfg).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot read the projects of the configuration file");
+        Vec::new()
     });
-    let ingest = Router::new()
-        .route(
-            &cfg.path,
-            post(ingest::handle).fallback(ingest_method_not_allowed),
-        )
-        .with_state(ingest_state);
+    let mut ingest = Router::new();
+    for p in &projects {
+        let state = Arc::new(IngestState {
+            store: store.clone(),
+            project: p.name.clone(),
+            secrets: p.secrets.clone(),
+            allow_unsigned: cfg.allow_unsigned,
+            max_body: cfg.max_body,
+            allow_from: cfg.allow_from.clone(),
+            max_notify_skew: cfg.max_notify_skew,
+            rejections: crate::ratelog::RateLog::per_minute(),
+            ncs_ips: ncs_ips.clone(),
+        });
+        ingest = ingest.merge(
+            Router::new()
+                .route(
+                    &p.path,
+                    post(ingest::handle).fallback(ingest_method_not_allowed),
+                )
+                .with_state(state),
+        );
+    }
     // `--session-cache-mb 0` means fold on every read: nothing kept, in memory or in the store.
     let state = AppState {
         store: store.clone(),
@@ -85,13 +97,14 @@ pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> 
         auth_failures: Arc::new(crate::ratelog::RateLog::per_minute()),
         stall_after: cfg.stall_after,
         destinations: Arc::new(destinations(cfg).unwrap_or_default()),
+        projects: Arc::new(projects.iter().map(|p| p.name.to_string()).collect()),
         metrics_here: cfg.metrics_listen.is_none(),
     };
     crate::telemetry::init();
     let api = api::router(state.clone()).merge(crate::dashboard::router(state.clone()));
     let timeout = Duration::from_millis(cfg.request_timeout_ms);
     let max_header_bytes = cfg.max_header_bytes;
-    let ingest_path: Arc<str> = Arc::from(cfg.path.as_str());
+    let ingest_path: Arc<[String]> = projects.iter().map(|p| p.path.clone()).collect();
     let finish = |r: Router| {
         let ingest_path = ingest_path.clone();
         r.fallback(api::not_found)

@@ -28,7 +28,7 @@ fn client_id(req: &Request) -> Option<HeaderValue> {
 /// `ingest_path`: deliveries answered 2xx are logged at debug level only (thousands a second);
 /// rejected requests are logged, rate-limited, by their handlers, so their line here is debug
 /// too; server errors are warnings; everything else is info.
-pub async fn tag(ingest_path: std::sync::Arc<str>, req: Request, next: Next) -> Response {
+pub async fn tag(ingest_path: std::sync::Arc<[String]>, req: Request, next: Next) -> Response {
     let id = client_id(&req).unwrap_or_else(|| {
         HeaderValue::from_str(&uuid::Uuid::new_v4().simple().to_string())
             .expect("hex is a valid header value")
@@ -54,7 +54,7 @@ pub async fn tag(ingest_path: std::sync::Arc<str>, req: Request, next: Next) -> 
     let status = res.status();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let _entered = span.enter();
-    let quiet = (status.is_success() && path == *ingest_path)
+    let quiet = (status.is_success() && ingest_path.contains(&path))
         || matches!(
             status,
             StatusCode::UNAUTHORIZED

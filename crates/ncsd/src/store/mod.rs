@@ -13,6 +13,10 @@ use tokio::sync::broadcast;
 
 pub use model::*;
 
+/// The project of every row stored before there were several, and the one the `--path` and
+/// `--secret` flags define when the configuration names none.
+pub const DEFAULT_PROJECT: &str = "default";
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database could not be reached or refused the write: the caller answers 503 so NCS

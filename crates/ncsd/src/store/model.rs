@@ -25,6 +25,9 @@ pub struct NewDelivery {
     pub content_key: Option<String>,
     /// Bits folded into the session summary row (see `session::flags`).
     pub session_flags: i64,
+    /// The Agora project whose path and secret took the delivery (`default` without
+    /// `[[project]]`).
+    pub project: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -65,6 +68,7 @@ pub struct EventRecord {
     pub copy_of: Option<String>,
     pub content_key: Option<String>,
     pub session_flags: i64,
+    pub project: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -79,6 +83,7 @@ pub struct EventQuery {
     pub since: Option<i64>,
     /// Newest first: `seq < before` in descending order (`after` still applies).
     pub before: Option<i64>,
+    pub project: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -96,6 +101,7 @@ pub struct SessionQuery {
     pub flags_any: Option<i64>,
     /// Only unfinished sessions last active before this (stalled).
     pub unfinished_before: Option<i64>,
+    pub project: Option<String>,
 }
 
 /// The per-session summary kept at ingest: every column merges commutatively (sum, min, max,
@@ -112,6 +118,8 @@ pub struct SessionRow {
     pub last_seq: i64,
     /// The session's exits merged with max (`summary::exit_key`; -1: none).
     pub exit_key: i64,
+    /// The project of the session's first stored event.
+    pub project: String,
 }
 
 /// A finished recording's answer (`GET /v1/sessions/{sid}`), kept in the database so that a
@@ -226,6 +234,8 @@ pub struct LifecycleRecord {
     pub cname: Option<String>,
     pub recorded_at_ms: i64,
     pub message: String,
+    /// The session's project, taken from its summary row when recorded.
+    pub project: String,
 }
 
 /// Which lifecycle events to list: those after `(after_placement, after_seq)` in recorded
@@ -240,6 +250,7 @@ pub struct LifecycleQuery {
     pub kind: Option<String>,
     pub sid: Option<String>,
     pub cname: Option<String>,
+    pub project: Option<String>,
 }
 
 /// A forwarding destination's progress and health, shared by every instance.

@@ -20,6 +20,7 @@ mod stories_dashboard;
 mod stories_ingest;
 mod stories_lifecycle;
 mod stories_maintenance;
+mod stories_projects;
 mod stories_sessions;
 
 use common::pg::PgDatabase;
@@ -29,6 +30,7 @@ use stories_dashboard::*;
 use stories_ingest::*;
 use stories_lifecycle::*;
 use stories_maintenance::*;
+use stories_projects::*;
 use stories_sessions::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -76,6 +78,7 @@ stories!(
     story_lifecycle_evidence_and_quiet_sessions,
     story_lifecycle_deriver_resumes,
     story_dashboard_reads,
+    story_projects,
 );
 
 /// A store and what keeps its database alive (a temp dir or a test database); the store is

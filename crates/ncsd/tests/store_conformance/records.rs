@@ -23,6 +23,7 @@ pub fn delivery(notice_id: &str) -> NewDelivery {
         received_at_ms: 1_000,
         content_key: None,
         session_flags: 0,
+        project: "default".into(),
     }
 }
 
@@ -108,6 +109,7 @@ pub fn exported_event(id: &str, seq: i64) -> EventRecord {
         copy_of: None,
         content_key: None,
         session_flags: 0,
+        project: "default".into(),
     }
 }
 

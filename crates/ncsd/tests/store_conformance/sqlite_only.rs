@@ -129,7 +129,8 @@ async fn sqlite_version_2_file_is_upgraded_and_keeps_recognising_copies() {
             .expect("tables")
     };
     // Version 3 dropped the content-key table; version 4 added the kept answers; version 5
-    // counts quarantine replays and indexes every list filter; 6 keeps exits; 7 adds lifecycle.
+    // counts quarantine replays and indexes every list filter; 6 keeps exits; 7 adds lifecycle;
+    // 8 forwarding; 9 projects.
     assert_eq!(
         (
             version,
@@ -139,7 +140,53 @@ async fn sqlite_version_2_file_is_upgraded_and_keeps_recognising_copies() {
             table("events_cname"),
             table("lifecycle")
         ),
-        (8, 0, 1, 1, 1, 1)
+        (9, 0, 1, 1, 1, 1)
+    );
+}
+
+/// A store from before projects (version 8, no `project` columns) is migrated in place: what it
+/// holds belongs to `default`, and new deliveries keep their own project.
+#[tokio::test]
+async fn sqlite_store_without_projects_is_migrated_to_default() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("old.db");
+    let url = format!("sqlite://{}", file.display());
+    {
+        let store = ncsd::store::open(&url).await.expect("open");
+        store
+            .ingest(recording("before", "s-old", 1_000))
+            .await
+            .expect("ingest");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let old = rusqlite::Connection::open(&file).expect("open the file");
+    old.execute_batch(
+        "DROP INDEX sessions_project; DROP INDEX lifecycle_project; \
+         ALTER TABLE events DROP COLUMN project; ALTER TABLE sessions DROP COLUMN project; \
+         ALTER TABLE lifecycle DROP COLUMN project; PRAGMA user_version = 8;",
+    )
+    .expect("make it a version 8 file");
+    drop(old);
+
+    let store = ncsd::store::open(&url).await.expect("reopen");
+    assert_eq!(
+        store.event("before").await.unwrap().unwrap().project,
+        "default"
+    );
+    assert_eq!(
+        store.session("s-old").await.unwrap().unwrap().project,
+        "default"
+    );
+    store
+        .ingest(NewDelivery {
+            project: "prod".into(),
+            ..recording("after", "s-new", 2_000)
+        })
+        .await
+        .expect("ingest");
+    assert_eq!(
+        store.session("s-new").await.unwrap().unwrap().project,
+        "prod"
     );
 }
 

@@ -83,6 +83,7 @@ pub async fn story_ingest_and_read_back(store: DynStore) {
         copy_of: None,
         content_key: Some("k1".into()),
         session_flags: RECORDING,
+        project: "default".into(),
     };
     assert_eq!(stored, expected);
     let bare = store.event("n3").await.unwrap().expect("n3 stored");

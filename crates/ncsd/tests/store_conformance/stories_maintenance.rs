@@ -163,6 +163,7 @@ pub async fn story_import(store: DynStore) {
         last_activity_ms: 3_000,
         last_seq: f4.seq,
         exit_key: -1,
+        project: "default".into(),
     };
     assert_eq!(session(&store, "s2").await, expected);
 }

@@ -80,6 +80,7 @@ pub async fn story_session_summary(store: DynStore) {
         last_activity_ms: 1_500,
         last_seq: a4.seq,
         exit_key: -1,
+        project: "default".into(),
     };
     assert_eq!(*a, expected);
     // One row by sid: what a session read checks a kept state against.

@@ -66,8 +66,9 @@ pub async fn record(pool: &PgPool, records: &[NewLifecycle], to: Option<i64>) ->
         .fetch_one(&mut *tx)
         .await?;
     let added = sqlx::query(
-        "INSERT INTO lifecycle (placement, id, sid, kind, cname, recorded_at_ms, message) \
-         SELECT $1, id, sid, kind, cname, recorded_at_ms, message \
+        "INSERT INTO lifecycle (placement, id, sid, kind, cname, recorded_at_ms, message, project) \
+         SELECT $1, id, sid, kind, cname, recorded_at_ms, message, \
+             COALESCE((SELECT s.project FROM sessions s WHERE s.sid = r.sid), 'default') \
          FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[]) \
               WITH ORDINALITY AS r (id, sid, kind, cname, recorded_at_ms, message, ord) \
          ORDER BY ord \
@@ -122,13 +123,14 @@ fn lifecycle_row(r: &PgRow) -> sqlx::Result<LifecycleRecord> {
         cname: r.try_get(5)?,
         recorded_at_ms: r.try_get(6)?,
         message: r.try_get(7)?,
+        project: r.try_get(8)?,
     })
 }
 
 pub async fn list(pool: &PgPool, q: &LifecycleQuery) -> sqlx::Result<Vec<LifecycleRecord>> {
     let mut sql = QueryBuilder::<Postgres>::new(
-        "SELECT seq, placement, id, sid, kind, cname, recorded_at_ms, message FROM lifecycle \
-         WHERE seq > ",
+        "SELECT seq, placement, id, sid, kind, cname, recorded_at_ms, message, project \
+         FROM lifecycle WHERE seq > ",
     );
     sql.push_bind(q.after_seq)
         .push(" AND placement >= ")
@@ -144,6 +146,9 @@ pub async fn list(pool: &PgPool, q: &LifecycleQuery) -> sqlx::Result<Vec<Lifecyc
     }
     if let Some(n) = &q.cname {
         sql.push(" AND cname = ").push_bind(n.clone());
+    }
+    if let Some(p) = &q.project {
+        sql.push(" AND project = ").push_bind(p.clone());
     }
     sql.push(" ORDER BY seq LIMIT ").push_bind(q.limit);
     let rows = sql.build().fetch_all(pool).await?;

@@ -164,6 +164,7 @@ impl MigrationSource<'static> for Embedded {
                 "forwarding",
                 include_str!("migrations/0006_forwarding.sql"),
             ),
+            (7, "projects", include_str!("migrations/0007_projects.sql")),
         ];
         let migrations = files
             .into_iter()

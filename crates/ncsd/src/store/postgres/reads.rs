@@ -12,7 +12,7 @@ use crate::summary::PHASE_SQL;
 
 const EVENT_COLUMNS: &str = "seq, notice_id, product_id, event_type, notify_ms, sid, \
     cname, uid, sequence, sendts, body, headers, received_at_ms, last_received_at_ms, deliveries, \
-    copy_of, content_key, session_flags";
+    copy_of, content_key, session_flags, project";
 
 fn event_row(r: &PgRow) -> sqlx::Result<EventRecord> {
     Ok(EventRecord {
@@ -34,6 +34,7 @@ fn event_row(r: &PgRow) -> sqlx::Result<EventRecord> {
         copy_of: r.try_get(15)?,
         content_key: r.try_get(16)?,
         session_flags: r.try_get(17)?,
+        project: r.try_get(18)?,
     })
 }
 
@@ -73,6 +74,9 @@ pub async fn events(pool: &PgPool, q: &EventQuery) -> sqlx::Result<Vec<EventReco
     if let Some(b) = q.before {
         sql.push(" AND seq < ").push_bind(b);
     }
+    if let Some(p) = &q.project {
+        sql.push(" AND project = ").push_bind(p);
+    }
     sql.push(if q.before.is_some() {
         " ORDER BY seq DESC LIMIT "
     } else {
@@ -103,7 +107,7 @@ pub async fn session_events(
 
 pub(super) const SESSION_COLUMNS: &str =
     "sid, cname, flags, event_count, first_event_ms, last_event_ms, last_activity_ms, last_seq, \
-     exit_key";
+     exit_key, project";
 
 pub(super) fn session_row(r: &sqlx::postgres::PgRow) -> sqlx::Result<SessionRow> {
     Ok(SessionRow {
@@ -116,6 +120,7 @@ pub(super) fn session_row(r: &sqlx::postgres::PgRow) -> sqlx::Result<SessionRow>
         last_activity_ms: r.try_get(6)?,
         last_seq: r.try_get(7)?,
         exit_key: r.try_get(8)?,
+        project: r.try_get(9)?,
     })
 }
 
@@ -135,7 +140,7 @@ pub async fn session_with_kept(
 ) -> sqlx::Result<Option<(SessionRow, Option<KeptState>)>> {
     let row = sqlx::query(
         "SELECT s.sid, s.cname, s.flags, s.event_count, s.first_event_ms, s.last_event_ms, \
-         s.last_activity_ms, s.last_seq, s.exit_key, k.format, k.state \
+         s.last_activity_ms, s.last_seq, s.exit_key, s.project, k.format, k.state \
          FROM sessions s LEFT JOIN session_states k ON k.sid = s.sid AND k.last_seq = s.last_seq \
          WHERE s.sid = $1",
     )
@@ -144,7 +149,7 @@ pub async fn session_with_kept(
     .await?;
     let Some(r) = row else { return Ok(None) };
     let session = session_row(&r)?;
-    let kept = KeptState::joined(&session, r.try_get(9)?, r.try_get(10)?);
+    let kept = KeptState::joined(&session, r.try_get(10)?, r.try_get(11)?);
     Ok(Some((session, kept)))
 }
 
@@ -178,6 +183,9 @@ pub async fn sessions(pool: &PgPool, q: &SessionQuery) -> sqlx::Result<Vec<Sessi
     }
     if let Some(t) = q.until {
         sql.push(" AND last_activity_ms < ").push_bind(t);
+    }
+    if let Some(p) = &q.project {
+        sql.push(" AND project = ").push_bind(p);
     }
     if let Some(bits) = q.flags_any {
         sql.push(" AND flags & ").push_bind(bits).push(" <> 0");

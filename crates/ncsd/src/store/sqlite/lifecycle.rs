@@ -64,8 +64,10 @@ pub(super) fn record(
         .query_row([], |r| r.get(0))?;
     let mut added = 0;
     let mut insert = tx.prepare_cached(
-        "INSERT INTO lifecycle (placement, id, sid, kind, cname, recorded_at_ms, message) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (sid, kind) DO NOTHING",
+        "INSERT INTO lifecycle (placement, id, sid, kind, cname, recorded_at_ms, message, project) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, \
+                 COALESCE((SELECT project FROM sessions WHERE sid = ?3), 'default')) \
+         ON CONFLICT (sid, kind) DO NOTHING",
     )?;
     for r in records {
         added += insert.execute(params![
@@ -100,13 +102,14 @@ fn lifecycle_row(r: &Row) -> rusqlite::Result<LifecycleRecord> {
         cname: r.get(5)?,
         recorded_at_ms: r.get(6)?,
         message: r.get(7)?,
+        project: r.get(8)?,
     })
 }
 
 pub fn list(c: &Connection, q: &LifecycleQuery) -> rusqlite::Result<Vec<LifecycleRecord>> {
     let mut sql = String::from(
-        "SELECT seq, placement, id, sid, kind, cname, recorded_at_ms, message FROM lifecycle \
-         WHERE seq > ? AND placement >= ?",
+        "SELECT seq, placement, id, sid, kind, cname, recorded_at_ms, message, project \
+         FROM lifecycle WHERE seq > ? AND placement >= ?",
     );
     let mut args: Vec<Value> = vec![q.after_seq.into(), q.after_placement.into()];
     let mut filter = |clause: &str, v: Value| {
@@ -124,6 +127,9 @@ pub fn list(c: &Connection, q: &LifecycleQuery) -> rusqlite::Result<Vec<Lifecycl
     }
     if let Some(n) = &q.cname {
         filter(" AND cname = ?", n.clone().into());
+    }
+    if let Some(p) = &q.project {
+        filter(" AND project = ?", p.clone().into());
     }
     sql.push_str(" ORDER BY seq LIMIT ?");
     args.push(q.limit.into());

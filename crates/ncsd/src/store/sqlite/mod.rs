@@ -21,7 +21,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::*;
 use writer::Job;
 
-const SCHEMA_VERSION: i64 = 8;
+const SCHEMA_VERSION: i64 = 9;
 /// Warm read connections kept. Each maps the database file on its own, and a page mapped by
 /// several counts that many times in the process's RSS (not in memory used: the page cache is
 /// shared), so fewer, busier connections also keep `top` honest.
@@ -149,6 +149,27 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
         }
     }
     tx.execute_batch(include_str!("schema_later.sql"))?;
+    // Version 9: the Agora project of each event, session and lifecycle event; rows stored
+    // before there were projects belong to `default`.
+    for table in ["events", "sessions", "lifecycle"] {
+        let present: bool = tx.query_row(
+            "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = 'project'",
+            [table],
+            |r| r.get(0),
+        )?;
+        if !present {
+            tx.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN project TEXT NOT NULL DEFAULT 'default'"
+            ))?;
+        }
+    }
+    // No index on events.project: each would cost every delivery a B-tree insert; a project
+    // filter on the event list walks the log in order instead.
+    tx.execute_batch(
+        "CREATE INDEX IF NOT EXISTS sessions_project \
+           ON sessions (project, last_activity_ms DESC, sid DESC); \
+         CREATE INDEX IF NOT EXISTS lifecycle_project ON lifecycle (project, seq);",
+    )?;
     tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     tx.commit()
 }

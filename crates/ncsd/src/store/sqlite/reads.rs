@@ -10,7 +10,7 @@ use crate::summary::PHASE_SQL;
 
 const EVENT_COLUMNS: &str = "seq, notice_id, product_id, event_type, notify_ms, sid, cname, uid, \
     sequence, sendts, body, headers, received_at_ms, last_received_at_ms, deliveries, copy_of, \
-    content_key, session_flags";
+    content_key, session_flags, project";
 
 fn event_row(r: &Row) -> rusqlite::Result<EventRecord> {
     Ok(EventRecord {
@@ -32,6 +32,7 @@ fn event_row(r: &Row) -> rusqlite::Result<EventRecord> {
         copy_of: r.get(15)?,
         content_key: r.get(16)?,
         session_flags: r.get(17)?,
+        project: r.get(18)?,
     })
 }
 
@@ -68,6 +69,9 @@ pub fn events(c: &Connection, q: &EventQuery) -> rusqlite::Result<Vec<EventRecor
     if let Some(b) = q.before {
         filter(" AND seq < ?", b.into());
     }
+    if let Some(p) = &q.project {
+        filter(" AND project = ?", p.clone().into());
+    }
     sql.push_str(if q.before.is_some() {
         " ORDER BY seq DESC LIMIT ?"
     } else {
@@ -94,7 +98,7 @@ pub fn session_events(c: &Connection, sid: &str, after: i64) -> rusqlite::Result
 
 pub(super) const SESSION_COLUMNS: &str =
     "sid, cname, flags, event_count, first_event_ms, last_event_ms, last_activity_ms, last_seq, \
-     exit_key";
+     exit_key, project";
 
 pub(super) fn session_row(r: &rusqlite::Row) -> rusqlite::Result<SessionRow> {
     Ok(SessionRow {
@@ -107,6 +111,7 @@ pub(super) fn session_row(r: &rusqlite::Row) -> rusqlite::Result<SessionRow> {
         last_activity_ms: r.get(6)?,
         last_seq: r.get(7)?,
         exit_key: r.get(8)?,
+        project: r.get(9)?,
     })
 }
 
@@ -124,13 +129,13 @@ pub fn session_with_kept(
 ) -> rusqlite::Result<Option<(SessionRow, Option<KeptState>)>> {
     c.prepare_cached(
         "SELECT s.sid, s.cname, s.flags, s.event_count, s.first_event_ms, s.last_event_ms, \
-         s.last_activity_ms, s.last_seq, s.exit_key, k.format, k.state \
+         s.last_activity_ms, s.last_seq, s.exit_key, s.project, k.format, k.state \
          FROM sessions s LEFT JOIN session_states k ON k.sid = s.sid AND k.last_seq = s.last_seq \
          WHERE s.sid = ?1",
     )?
     .query_row([sid], |r| {
         let row = session_row(r)?;
-        let kept = KeptState::joined(&row, r.get(9)?, r.get(10)?);
+        let kept = KeptState::joined(&row, r.get(10)?, r.get(11)?);
         Ok((row, kept))
     })
     .optional()
@@ -167,6 +172,10 @@ pub fn sessions(c: &Connection, q: &SessionQuery) -> rusqlite::Result<Vec<Sessio
     if let Some(t) = q.until {
         sql.push_str(" AND last_activity_ms < ?");
         args.push(t.into());
+    }
+    if let Some(p) = &q.project {
+        sql.push_str(" AND project = ?");
+        args.push(p.clone().into());
     }
     if let Some(bits) = q.flags_any {
         sql.push_str(" AND flags & ? <> 0");

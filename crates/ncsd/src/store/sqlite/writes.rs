@@ -52,6 +52,7 @@ struct NewEvent<'a> {
     copy_of: Option<&'a str>,
     content_key: Option<&'a str>,
     session_flags: i64,
+    project: &'a str,
 }
 
 impl<'a> From<&'a NewDelivery> for NewEvent<'a> {
@@ -74,6 +75,7 @@ impl<'a> From<&'a NewDelivery> for NewEvent<'a> {
             copy_of: None,
             content_key: d.content_key.as_deref(),
             session_flags: d.session_flags,
+            project: &d.project,
         }
     }
 }
@@ -98,6 +100,7 @@ impl<'a> From<&'a EventRecord> for NewEvent<'a> {
             copy_of: e.copy_of.as_deref(),
             content_key: e.content_key.as_deref(),
             session_flags: e.session_flags,
+            project: &e.project,
         }
     }
 }
@@ -156,8 +159,9 @@ fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<Option<(i64,
         .prepare_cached(
             "INSERT INTO events (notice_id, product_id, event_type, notify_ms, sid, cname, uid, \
              sequence, sendts, body, headers, received_at_ms, last_received_at_ms, deliveries, \
-             copy_of, content_key, session_flags) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
+             copy_of, content_key, session_flags, project) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+                     ?18) \
              ON CONFLICT (notice_id) DO NOTHING",
         )?
         .execute(params![
@@ -177,7 +181,8 @@ fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<Option<(i64,
             e.deliveries,
             copy_of,
             e.content_key,
-            e.session_flags
+            e.session_flags,
+            e.project
         ])?;
     if inserted == 0 {
         return Ok(None);
@@ -187,7 +192,8 @@ fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<Option<(i64,
         let counted = i64::from(copy_of.is_none());
         tx.prepare_cached(
             "INSERT INTO sessions (sid, cname, flags, event_count, first_event_ms, last_event_ms, \
-             last_activity_ms, last_seq, exit_key) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8) \
+             last_activity_ms, last_seq, exit_key, project) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9) \
              ON CONFLICT (sid) DO UPDATE SET \
                exit_key = MAX(sessions.exit_key, excluded.exit_key), \
                cname = COALESCE(sessions.cname, excluded.cname), \
@@ -208,7 +214,8 @@ fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<Option<(i64,
             e.sendts,
             e.sendts.unwrap_or(e.received_at_ms).max(e.received_at_ms),
             seq,
-            crate::summary::exit_key(e.event_type, e.sequence, e.session_flags)
+            crate::summary::exit_key(e.event_type, e.sequence, e.session_flags),
+            e.project
         ])?;
     }
     Ok(Some((seq, copy_of)))

@@ -137,8 +137,9 @@ pub(super) fn push(c: &mut Vec<Case>, next: &mut impl FnMut() -> usize) {
             vec![request(m, "/ncs", &[], b"")],
         ));
     }
+    // (`/` is the dashboard.)
     for p in [
-        "/",
+        "/nothing",
         "/NCS",
         "/ncs/extra",
         "/v1",

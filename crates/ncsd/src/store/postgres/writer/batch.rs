@@ -98,6 +98,7 @@ pub(super) fn new_record(d: &NewDelivery) -> EventRecord {
         copy_of: None,
         content_key: d.content_key.clone(),
         session_flags: d.session_flags,
+        project: d.project.clone(),
     }
 }
 
@@ -196,31 +197,32 @@ pub(super) async fn insert_events(
              SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], \
                  $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bytea[], \
                  $11::text[], $12::bigint[], $13::bigint[], $14::bigint[], $15::text[], \
-                 $16::text[], $17::bigint[]) WITH ORDINALITY \
+                 $16::text[], $17::bigint[], $18::text[]) WITH ORDINALITY \
              AS t (notice_id, product_id, event_type, notify_ms, sid, cname, uid, sequence, \
                    sendts, body, headers, received_at_ms, last_received_at_ms, deliveries, \
-                   copy_of, content_key, session_flags, ord) \
+                   copy_of, content_key, session_flags, project, ord) \
          ), added AS ( \
              INSERT INTO events (notice_id, product_id, event_type, notify_ms, sid, cname, uid, \
                  sequence, sendts, body, headers, received_at_ms, last_received_at_ms, deliveries, \
-                 copy_of, content_key, session_flags) \
+                 copy_of, content_key, session_flags, project) \
              SELECT notice_id, product_id, event_type, notify_ms, sid, cname, uid, sequence, \
                  sendts, body, headers, received_at_ms, last_received_at_ms, deliveries, copy_of, \
-                 content_key, session_flags \
+                 content_key, session_flags, project \
              FROM input ORDER BY ord \
              ON CONFLICT (notice_id) DO NOTHING \
              RETURNING seq, notice_id, product_id, sid, cname, sendts, received_at_ms, copy_of, \
-                 session_flags, event_type, sequence \
+                 session_flags, event_type, sequence, project \
          ), merged AS ( \
              INSERT INTO sessions AS s (sid, cname, flags, event_count, first_event_ms, \
-                 last_event_ms, last_activity_ms, last_seq, exit_key) \
+                 last_event_ms, last_activity_ms, last_seq, exit_key, project) \
              SELECT sid, (array_agg(cname ORDER BY seq) FILTER (WHERE cname IS NOT NULL))[1], \
                  bit_or(session_flags), count(*) FILTER (WHERE copy_of IS NULL), min(sendts), \
                  max(sendts), max(GREATEST(sendts, received_at_ms)), max(seq), \
                  max(CASE WHEN event_type = 11 AND session_flags & 3 <> 0 \
                      THEN LEAST(GREATEST(COALESCE(sequence, 0), 0), 2305843009213693951) * 2 \
                           + (session_flags & 1) \
-                     ELSE -1 END) \
+                     ELSE -1 END), \
+                 (array_agg(project ORDER BY seq))[1] \
              FROM added WHERE sid IS NOT NULL AND product_id = 3 GROUP BY sid \
              ON CONFLICT (sid) DO UPDATE SET \
                  cname = COALESCE(s.cname, excluded.cname), \
@@ -263,6 +265,7 @@ pub(super) async fn insert_events(
             .collect::<Vec<_>>(),
     )
     .bind(rows.iter().map(|e| e.session_flags).collect::<Vec<_>>())
+    .bind(rows.iter().map(|e| e.project.as_str()).collect::<Vec<_>>())
     .fetch_all(&mut *tx)
     .await?;
     inserted
