@@ -231,12 +231,16 @@ async fn a_finished_recordings_answer_is_kept_in_the_store_for_the_next_start() 
         .await
         .expect("the finished answer is kept in the store");
     assert_eq!((kept.last_seq, kept.format.as_str()), (last_seq, format()));
-    // The kept state is the fold; the answer adds the session's lifecycle events (none here:
-    // this router runs no deriver).
+    // The kept state is the fold; the answer adds the session's project and its lifecycle
+    // events (none here: this router runs no deriver).
     let mut fold = answer.clone();
     assert_eq!(
         fold.as_object_mut().unwrap().remove("lifecycle"),
         Some(json!([]))
+    );
+    assert_eq!(
+        fold.as_object_mut().unwrap().remove("project"),
+        Some(json!("default"))
     );
     assert_eq!(serde_json::from_slice::<Value>(&kept.json).unwrap(), fold);
 
@@ -252,7 +256,7 @@ async fn a_finished_recordings_answer_is_kept_in_the_store_for_the_next_start() 
     let restarted = app_in(first.dir.clone(), &[]).await;
     assert_eq!(
         restarted.get("/v1/sessions/sid-f").await.1,
-        json!({"kept": true, "lifecycle": []})
+        json!({"kept": true, "project": "default", "lifecycle": []})
     );
     let folding = app_in(first.dir.clone(), &["--session-cache-mb", "0"]).await;
     assert_eq!(folding.get("/v1/sessions/sid-f").await.1, answer);
