@@ -43,27 +43,53 @@ pub async fn one(
 /// events: its lifecycle events, and `stalled` in `attention` while an unfinished recording has
 /// had no delivery for `--stall-after` (a later delivery clears it).
 pub async fn answer(st: &AppState, sid: &str) -> ApiResult<Option<Bytes>> {
-    let Some(json) = st.states.current(sid).await? else {
+    let Some((row, json)) = st.states.current_with_row(sid).await? else {
         return Ok(None);
     };
+    // The row the state was checked against: the session's newest activity as of that state.
+    let phase = summary::phase(row.flags, row.exit_key);
+    let quiet_ms = crate::clock::now_ms() - row.last_activity_ms;
+    let stalled = !phase.is_terminal() && quiet_ms >= st.stall_after.as_millis() as i64;
+    let lifecycle = Value::Array(super::lifecycle::of_session(st, sid).await?);
+    if !stalled {
+        // The kept state is a JSON object whose own keys never include these two: append
+        // them to its text rather than parse and write again the whole state.
+        if let Some(spliced) = with_fields(&json, &row.project, &lifecycle) {
+            return Ok(Some(spliced));
+        }
+    }
     let mut v: Value = serde_json::from_slice(&json).map_err(|e| {
         ApiError::new(
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot read a kept state: {e}"),
         )
     })?;
-    if let Some(row) = st.store.session(sid).await? {
-        v["project"] = json!(row.project);
-        let phase = summary::phase(row.flags, row.exit_key);
-        let quiet_ms = crate::clock::now_ms() - row.last_activity_ms;
-        if !phase.is_terminal() && quiet_ms >= st.stall_after.as_millis() as i64 {
-            if let Some(list) = v.get_mut("attention").and_then(Value::as_array_mut) {
-                list.push(json!("stalled"));
-            }
+    v["project"] = json!(row.project);
+    if stalled {
+        if let Some(list) = v.get_mut("attention").and_then(Value::as_array_mut) {
+            list.push(json!("stalled"));
         }
     }
-    v["lifecycle"] = Value::Array(super::lifecycle::of_session(st, sid).await?);
+    v["lifecycle"] = lifecycle;
     Ok(Some(Bytes::from(v.to_string())))
+}
+
+/// `state` (a JSON object's text) with `project` and `lifecycle` added; None when it is not an
+/// object's text.
+fn with_fields(state: &[u8], project: &str, lifecycle: &Value) -> Option<Bytes> {
+    let inner = state.trim_ascii().strip_prefix(b"{")?.strip_suffix(b"}")?;
+    let mut out = Vec::with_capacity(state.len() + 64);
+    out.push(b'{');
+    out.extend_from_slice(inner);
+    if !inner.trim_ascii().is_empty() {
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"project\":");
+    serde_json::to_writer(&mut out, project).ok()?;
+    out.extend_from_slice(b",\"lifecycle\":");
+    serde_json::to_writer(&mut out, lifecycle).ok()?;
+    out.push(b'}');
+    Some(Bytes::from(out))
 }
 
 fn json_response(json: Bytes) -> Response {
@@ -309,4 +335,27 @@ pub fn next_cursor(rows: &[SessionRow], limit: i64) -> Option<String> {
 fn parse_cursor(c: &str) -> Option<(i64, String)> {
     let (ms, sid) = c.split_once(':')?;
     Some((ms.parse().ok()?, sid.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_fields;
+    use serde_json::{json, Value};
+
+    #[test]
+    fn fields_are_appended_to_the_state_text() {
+        let lifecycle = json!([{"type": "recording.started"}]);
+        let out = with_fields(br#"{"sid":"s","attention":[]}"#, "prod", &lifecycle).unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            v,
+            json!({"sid": "s", "attention": [], "project": "prod", "lifecycle": lifecycle})
+        );
+        let empty = with_fields(b" {} ", "a\"b", &json!([])).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&empty).unwrap(),
+            json!({"project": "a\"b", "lifecycle": []})
+        );
+        assert!(with_fields(b"[1]", "p", &json!([])).is_none());
+    }
 }

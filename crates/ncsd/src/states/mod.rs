@@ -14,7 +14,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::session::{stored_event, Folding, StoredEvent};
-use crate::store::{DynStore, StoreError, StoreResult};
+use crate::store::{DynStore, SessionRow, StoreError, StoreResult};
 
 pub use cache::SessionCache;
 pub use kept::Keeper;
@@ -50,6 +50,12 @@ impl SessionStates {
     /// (`Folding::extend`: the live case, a recording reporting in sequence order); otherwise,
     /// or with nothing kept, every event is folded.
     pub async fn current(&self, sid: &str) -> StoreResult<Option<Bytes>> {
+        Ok(self.current_with_row(sid).await?.map(|(_, json)| json))
+    }
+
+    /// [`Self::current`], with the session's summary row it was checked against (so a caller
+    /// needing the row reads it once).
+    pub async fn current_with_row(&self, sid: &str) -> StoreResult<Option<(SessionRow, Bytes)>> {
         let st = self;
         let kept = st.cache.kept(sid);
         // Nothing in memory: a finished recording's answer may be kept in the store (after a
@@ -66,11 +72,11 @@ impl SessionStates {
             return Ok(None);
         };
         if let Some(k) = kept.as_ref().filter(|k| k.last_seq == row.last_seq) {
-            return Ok(Some(k.json.clone()));
+            return Ok(Some((row, k.json.clone())));
         }
         if let Some(json) = stored.and_then(kept::usable) {
             st.cache.put(sid, row.last_seq, json.clone(), None);
-            return Ok(Some(json));
+            return Ok(Some((row, json)));
         }
         let carried = match kept.and_then(|k| Some((k.last_seq, k.folding?))) {
             Some((at, folding)) => carry_forward(&st.store, sid, at, &folding).await?,
@@ -93,7 +99,7 @@ impl SessionStates {
             keeper.keep(sid, folded_at, &json);
         }
         st.cache.put(sid, folded_at, json.clone(), carry);
-        Ok(Some(json))
+        Ok(Some((row, json)))
     }
 }
 
