@@ -184,6 +184,16 @@ impl DestinationConfig {
 
     /// Whether a message of `kind` (`recording.completed`, `ncs.31`) from channel `cname`
     /// goes to this destination.
+    /// Whether any stored NCS event (`ncs.<eventType>`) can match `events`: when none can, the
+    /// feeder need not read the event log at all (a destination of lifecycle events only).
+    pub fn takes_ncs_events(&self) -> bool {
+        // Agora's event types are small numbers (1 to 1001 in the spec).
+        let kinds: Vec<String> = (0..=1100).map(|t| format!("ncs.{t}")).collect();
+        self.events
+            .iter()
+            .any(|g| glob::Pattern::new(g).is_ok_and(|p| kinds.iter().any(|k| p.matches(k))))
+    }
+
     pub fn wants(&self, kind: &str, cname: Option<&str>, project: &str) -> bool {
         let matches = |glob: &str, s: &str| glob::Pattern::new(glob).is_ok_and(|p| p.matches(s));
         self.projects
@@ -215,5 +225,36 @@ impl fmt::Debug for DestinationConfig {
             .field("ordered", &self.ordered)
             .field("allow_private", &self.allow_private)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DestinationConfig;
+
+    fn with_events(events: &str) -> DestinationConfig {
+        toml::from_str(&format!(
+            "name = \"d\"\nkind = \"webhook\"\nurl = \"https://a.example/h\"\nevents = {events}\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_destination_of_lifecycle_events_only_takes_no_ncs_event() {
+        assert!(!with_events(r#"["recording.*"]"#).takes_ncs_events());
+        assert!(with_events(r#"["recording.*", "ncs.31"]"#).takes_ncs_events());
+        assert!(with_events(r#"["ncs.*"]"#).takes_ncs_events());
+        assert!(with_events(r#"["*"]"#).takes_ncs_events());
+        assert!(with_events(r#"["ncs.1?"]"#).takes_ncs_events());
+    }
+
+    #[test]
+    fn wants_checks_type_channel_and_project() {
+        let mut d = with_events(r#"["ncs.3?"]"#);
+        assert!(d.wants("ncs.31", None, "default"));
+        assert!(!d.wants("ncs.40", None, "default"));
+        d.projects = Some(vec!["prod".into()]);
+        assert!(!d.wants("ncs.31", None, "default"));
+        assert!(d.wants("ncs.31", None, "prod"));
     }
 }

@@ -124,8 +124,9 @@ async fn feed_loop(
     shutdown: CancellationToken,
 ) {
     let mut wake = store.subscribe();
+    let takes_ncs = d.takes_ncs_events();
     loop {
-        match feed_round(&store, &d).await {
+        match feed_round(&store, &d, takes_ncs).await {
             Ok(n) if n > 0 => {
                 fed.notify_one();
                 continue;
@@ -143,8 +144,14 @@ async fn feed_loop(
     }
 }
 
-/// One feeder round: returns how many log entries it moved past (0: caught up).
-async fn feed_round(store: &DynStore, d: &DestinationConfig) -> StoreResult<usize> {
+/// One feeder round: returns how many log entries it moved past (0: caught up). Without
+/// `takes_ncs`, the event log is not read: its cursor moves to the newest event whenever
+/// lifecycle events are enqueued.
+async fn feed_round(
+    store: &DynStore,
+    d: &DestinationConfig,
+    takes_ncs: bool,
+) -> StoreResult<usize> {
     let row = match store.forward_destination(&d.name).await? {
         Some(r) => r,
         None => {
@@ -156,13 +163,17 @@ async fn feed_round(store: &DynStore, d: &DestinationConfig) -> StoreResult<usiz
         Start::At(t) => t,
         _ => i64::MIN,
     };
-    let events = store
-        .events(&EventQuery {
-            after: row.event_cursor,
-            limit: PAGE,
-            ..Default::default()
-        })
-        .await?;
+    let events = if takes_ncs {
+        store
+            .events(&EventQuery {
+                after: row.event_cursor,
+                limit: PAGE,
+                ..Default::default()
+            })
+            .await?
+    } else {
+        Vec::new()
+    };
     let lifecycle = store
         .lifecycle(&LifecycleQuery {
             after_seq: row.lifecycle_cursor,
@@ -175,11 +186,16 @@ async fn feed_round(store: &DynStore, d: &DestinationConfig) -> StoreResult<usiz
     }
     let mut messages: Vec<OutMessage> = Vec::new();
     for e in &events {
-        if e.received_at_ms < not_before {
+        // The type is checked before the message is built (that parses the body).
+        let wanted = d.wants(
+            &format!("ncs.{}", e.event_type),
+            e.cname.as_deref(),
+            &e.project,
+        );
+        if e.received_at_ms < not_before || !wanted {
             continue;
         }
-        if let Some(m) = from_event(e).filter(|m| d.wants(&m.kind, e.cname.as_deref(), &e.project))
-        {
+        if let Some(m) = from_event(e) {
             messages.push(m);
         }
     }
@@ -188,8 +204,13 @@ async fn feed_round(store: &DynStore, d: &DestinationConfig) -> StoreResult<usiz
             messages.push(from_lifecycle(r));
         }
     }
+    let event_cursor = match events.last() {
+        Some(e) => e.seq,
+        None if !takes_ncs => store.latest_seq().await?.max(row.event_cursor),
+        None => row.event_cursor,
+    };
     let cursors = (
-        events.last().map_or(row.event_cursor, |e| e.seq),
+        event_cursor,
         lifecycle.last().map_or(row.lifecycle_cursor, |r| r.seq),
     );
     store
