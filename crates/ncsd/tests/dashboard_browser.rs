@@ -20,9 +20,11 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 
 const TOKEN: &str = "dashboard-token-0123456789";
 
+/// A headless Chromium session, the only one running while it lives.
 struct Browser {
     driver: Child,
     client: Client,
+    _one: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl Browser {
@@ -31,6 +33,7 @@ impl Browser {
             eprintln!("NCSD_SKIP_BROWSER=1: browser test skipped");
             return None;
         }
+        let one = ONE_AT_A_TIME.lock().await;
         // fantoccini's HTTPS connector needs a process-wide rustls provider; ncsd builds with ring.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let port = common::free_port();
@@ -58,7 +61,13 @@ impl Browser {
                 .connect(&format!("http://127.0.0.1:{port}"))
                 .await;
             match built {
-                Ok(client) => return Some(Browser { driver, client }),
+                Ok(client) => {
+                    return Some(Browser {
+                        driver,
+                        client,
+                        _one: one,
+                    })
+                }
                 Err(e) if Instant::now() > deadline => panic!("no WebDriver session: {e}"),
                 Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
             }
@@ -87,6 +96,13 @@ impl Browser {
         let _ = self.client.close().await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+    }
+
+    /// The test's last screenshot, then the browser and the server stopped.
+    async fn finish(self, shot: &str, srv: TestServer) {
+        self.screenshot(shot).await;
+        self.stop().await;
+        srv.stop().await;
     }
 }
 
@@ -128,7 +144,6 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_overview_counts_match_the_api() {
-    let _one = ONE_AT_A_TIME.lock().await;
     let Some(b) = Browser::start().await else {
         return;
     };
@@ -162,14 +177,11 @@ async fn the_overview_counts_match_the_api() {
     assert!(failed > 0, "the simulation made failed sessions");
     let listed = b.texts("#attention .phase-failed").await.len();
     assert_eq!(listed, failed);
-    b.screenshot("overview").await;
-    b.stop().await;
-    srv.stop().await;
+    b.finish("overview", srv).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_page_draws_one_bar_per_stream_interval() {
-    let _one = ONE_AT_A_TIME.lock().await;
     let Some(b) = Browser::start().await else {
         return;
     };
@@ -228,13 +240,11 @@ async fn a_session_page_draws_one_bar_per_stream_interval() {
         checked += 1;
     }
     assert!(checked > 0, "no session had stream intervals");
-    b.stop().await;
-    srv.stop().await;
+    b.finish("session-last", srv).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sessions_filter_narrows_the_list() {
-    let _one = ONE_AT_A_TIME.lock().await;
     let Some(b) = Browser::start().await else {
         return;
     };
@@ -263,14 +273,11 @@ async fn the_sessions_filter_narrows_the_list() {
     assert!(failed > 0 && failed < all, "{failed} of {all}");
     assert_eq!(phases.len(), failed);
     assert!(phases.iter().all(|p| p == "failed"), "{phases:?}");
-    b.screenshot("sessions-filtered").await;
-    b.stop().await;
-    srv.stop().await;
+    b.finish("sessions-filtered", srv).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_appears_on_an_open_session_page_without_a_reload() {
-    let _one = ONE_AT_A_TIME.lock().await;
     let Some(b) = Browser::start().await else {
         return;
     };
@@ -334,14 +341,11 @@ async fn a_delivery_appears_on_an_open_session_page_without_a_reload() {
         "the page was reloaded"
     );
     eprintln!("the delivery showed after {took:?}");
-    b.screenshot("session-live").await;
-    b.stop().await;
-    srv.stop().await;
+    b.finish("session-live", srv).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_takes_the_token_and_refuses_a_wrong_one() {
-    let _one = ONE_AT_A_TIME.lock().await;
     let Some(b) = Browser::start().await else {
         return;
     };
@@ -399,13 +403,11 @@ async fn sign_in_takes_the_token_and_refuses_a_wrong_one() {
     assert_eq!(status, json!(200));
     // Without it, the API still refuses.
     assert_eq!(srv.get("/v1/sessions").await.0, 401);
-    b.stop().await;
-    srv.stop().await;
+    b.finish("signed-in", srv).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_on_a_failed_message_calls_the_api() {
-    let _one = ONE_AT_A_TIME.lock().await;
     let Some(b) = Browser::start().await else {
         return;
     };
@@ -473,6 +475,5 @@ async fn retry_on_a_failed_message_calls_the_api() {
         },
     )
     .await;
-    b.stop().await;
-    srv.stop().await;
+    b.finish("destinations-retried", srv).await;
 }

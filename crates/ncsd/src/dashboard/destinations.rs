@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::format::When;
-use super::{error_page, render, Frame};
+use super::{respond, Frame};
 use crate::api::destinations::summary;
 use crate::api::AppState;
 use crate::clock::now_ms;
@@ -76,11 +76,7 @@ struct DestinationsPage {
 }
 
 pub async fn page(State(st): State<AppState>) -> Response {
-    let signed_in = st.api_token.is_some();
-    match build(&st).await {
-        Ok(p) => render(&p),
-        Err(e) => error_page(e, signed_in),
-    }
+    respond(&st, build(&st).await)
 }
 
 async fn build(st: &AppState) -> Result<DestinationsPage, ApiError> {

@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::format::When;
-use super::{error_page, render, Frame};
+use super::{nonempty, respond, Frame};
 use crate::api::AppState;
 use crate::clock::now_ms;
 use crate::error::ApiError;
@@ -53,18 +53,8 @@ struct EventsPage {
     next: Option<String>,
 }
 
-fn nonempty(v: &Option<String>) -> Option<String> {
-    v.as_ref()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-}
-
 pub async fn events(State(st): State<AppState>, Query(f): Query<EventFilters>) -> Response {
-    let signed_in = st.api_token.is_some();
-    match build_events(&st, f).await {
-        Ok(p) => render(&p),
-        Err(e) => error_page(e, signed_in),
-    }
+    respond(&st, build_events(&st, f).await)
 }
 
 async fn build_events(st: &AppState, f: EventFilters) -> Result<EventsPage, ApiError> {
@@ -173,11 +163,11 @@ pub async fn quarantine(
     State(st): State<AppState>,
     Query(f): Query<QuarantineFilters>,
 ) -> Response {
-    let signed_in = st.api_token.is_some();
-    let rows = match st.store.quarantined(f.after.unwrap_or(0), PAGE).await {
-        Ok(r) => r,
-        Err(e) => return error_page(e.into(), signed_in),
-    };
+    respond(&st, build_quarantine(&st, f).await)
+}
+
+async fn build_quarantine(st: &AppState, f: QuarantineFilters) -> Result<QuarantinePage, ApiError> {
+    let rows = st.store.quarantined(f.after.unwrap_or(0), PAGE).await?;
     let now = now_ms();
     let next = rows
         .last()
@@ -200,12 +190,12 @@ pub async fn quarantine(
             }
         })
         .collect();
-    render(&QuarantinePage {
+    Ok(QuarantinePage {
         frame: Frame {
             title: "Quarantine".into(),
             nav: "quarantine",
             live: "all".into(),
-            signed_in,
+            signed_in: st.api_token.is_some(),
         },
         items,
         next,

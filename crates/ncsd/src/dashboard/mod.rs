@@ -117,6 +117,21 @@ pub fn render(t: &impl Template) -> Response {
     }
 }
 
+/// A page built, or the error that stopped it as a page (the API's JSON error is for programs).
+pub fn respond(st: &AppState, built: Result<impl Template, ApiError>) -> Response {
+    match built {
+        Ok(page) => render(&page),
+        Err(e) => error_page(e, st.api_token.is_some()),
+    }
+}
+
+/// A form field as a filter: trimmed, and none when empty.
+pub fn nonempty(v: &Option<String>) -> Option<String> {
+    v.as_ref()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
 /// An error as a page a person can read (the API's JSON error is for programs).
 #[derive(Template)]
 #[template(path = "error.html")]

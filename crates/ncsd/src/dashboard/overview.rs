@@ -11,7 +11,7 @@ use super::charts::{self, Column};
 use super::destinations::{summaries, DestinationLine};
 use super::format::When;
 use super::sessions::{line, SessionLine};
-use super::{error_page, render, Frame};
+use super::{respond, Frame};
 use crate::api::AppState;
 use crate::clock::now_ms;
 use crate::error::ApiError;
@@ -37,11 +37,7 @@ struct OverviewPage {
 }
 
 pub async fn page(State(st): State<AppState>) -> Response {
-    let signed_in = st.api_token.is_some();
-    match build(&st).await {
-        Ok(p) => render(&p),
-        Err(e) => error_page(e, signed_in),
-    }
+    respond(&st, build(&st).await)
 }
 
 async fn build(st: &AppState) -> Result<OverviewPage, ApiError> {

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::charts::{self, Line, Timeline};
 use super::format::{duration, When};
-use super::{error_page, render, Frame};
+use super::{respond, Frame};
 use crate::api::sessions::answer;
 use crate::api::AppState;
 use crate::clock::now_ms;
@@ -99,11 +99,7 @@ fn rfc3339_ms(s: &str) -> Option<i64> {
 }
 
 pub async fn page(State(st): State<AppState>, Path(sid): Path<String>) -> Response {
-    let signed_in = st.api_token.is_some();
-    match build(&st, sid).await {
-        Ok(p) => render(&p),
-        Err(e) => error_page(e, signed_in),
-    }
+    respond(&st, build(&st, sid).await)
 }
 
 async fn build(st: &AppState, sid: String) -> Result<SessionPage, ApiError> {

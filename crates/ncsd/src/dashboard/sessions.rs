@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::format::{duration, When};
-use super::{error_page, render, Frame};
+use super::{nonempty, respond, Frame};
 use crate::api::sessions::{next_cursor, session_query, SessionsParams};
 use crate::api::AppState;
 use crate::clock::now_ms;
@@ -86,18 +86,8 @@ struct SessionsPage {
 
 const PAGE: i64 = 50;
 
-fn nonempty(v: &Option<String>) -> Option<String> {
-    v.as_ref()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-}
-
 pub async fn page(State(st): State<AppState>, Query(f): Query<Filters>) -> Response {
-    let signed_in = st.api_token.is_some();
-    match build(&st, f).await {
-        Ok(p) => render(&p),
-        Err(e) => error_page(e, signed_in),
-    }
+    respond(&st, build(&st, f).await)
 }
 
 async fn build(st: &AppState, f: Filters) -> Result<SessionsPage, ApiError> {
