@@ -84,10 +84,19 @@ impl Browser {
         std::fs::write(format!("{dir}/{name}.png"), png).unwrap();
     }
 
+    /// The texts of the elements `css` selects; an element gone meanwhile (the page being
+    /// replaced) is left out, so callers waiting for a page can poll this.
     async fn texts(&self, css: &str) -> Vec<String> {
         let mut out = Vec::new();
-        for e in self.client.find_all(Locator::Css(css)).await.unwrap() {
-            out.push(e.text().await.unwrap());
+        for e in self
+            .client
+            .find_all(Locator::Css(css))
+            .await
+            .unwrap_or_default()
+        {
+            if let Ok(t) = e.text().await {
+                out.push(t);
+            }
         }
         out
     }
@@ -268,11 +277,18 @@ async fn the_sessions_filter_narrows_the_list() {
             .contains("phase=failed")
     })
     .await;
-    let phases = b.texts("#sessions tbody tr .phase").await;
     let failed = count_sessions(&srv, "&phase=failed").await;
     assert!(failed > 0 && failed < all, "{failed} of {all}");
-    assert_eq!(phases.len(), failed);
-    assert!(phases.iter().all(|p| p == "failed"), "{phases:?}");
+    // The new page may still be loading when its URL shows: wait for its rows.
+    eventually(
+        "only the failed sessions listed",
+        Duration::from_secs(5),
+        || async {
+            let phases = b.texts("#sessions tbody tr .phase").await;
+            phases.len() == failed && phases.iter().all(|p| p == "failed")
+        },
+    )
+    .await;
     b.finish("sessions-filtered", srv).await;
 }
 
@@ -372,8 +388,18 @@ async fn sign_in_takes_the_token_and_refuses_a_wrong_one() {
         }
     };
     sign_in("not-the-token-at-all").await;
-    let error = b.texts("#sign-in-error").await.concat();
-    assert!(error.contains("not the API token"), "{error}");
+    // The answer to the form is a new page: wait for it rather than read the old one.
+    eventually(
+        "the refusal on the page",
+        Duration::from_secs(5),
+        || async {
+            b.texts("#sign-in-error")
+                .await
+                .concat()
+                .contains("not the API token")
+        },
+    )
+    .await;
     assert!(b
         .client
         .current_url()
