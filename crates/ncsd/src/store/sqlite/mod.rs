@@ -4,6 +4,7 @@
 
 mod forward;
 mod lifecycle;
+mod migrate;
 mod reads;
 mod rederive;
 mod wal;
@@ -21,7 +22,6 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::*;
 use writer::Job;
 
-const SCHEMA_VERSION: i64 = 9;
 /// Warm read connections kept. Each maps the database file on its own, and a page mapped by
 /// several counts that many times in the process's RSS (not in memory used: the page cache is
 /// shared), so fewer, busier connections also keep `top` honest.
@@ -117,63 +117,6 @@ fn create_private(path: &str) -> anyhow::Result<()> {
     }
 }
 
-/// Columns of versions 5 and 6, added only where missing (ALTER TABLE has no IF NOT EXISTS):
-/// version 5 counts quarantine replays (see `schema_later.sql`); version 6 keeps each session's
-/// exits merged with max (`summary::exit_key`; -1: none).
-const ADDED_COLUMNS: [(&str, &str, &str); 4] = [
-    ("quarantine", "body_digest", "TEXT"),
-    ("quarantine", "deliveries", "INTEGER NOT NULL DEFAULT 1"),
-    ("quarantine", "last_received_at_ms", "INTEGER"),
-    ("sessions", "exit_key", "INTEGER NOT NULL DEFAULT -1"),
-];
-
-fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version >= SCHEMA_VERSION {
-        return Ok(());
-    }
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
-    if version < 4 {
-        tx.execute_batch(include_str!("schema.sql"))?;
-    }
-    for (table, column, definition) in ADDED_COLUMNS {
-        let present: bool = tx.query_row(
-            "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
-            [table, column],
-            |r| r.get(0),
-        )?;
-        if !present {
-            tx.execute_batch(&format!(
-                "ALTER TABLE {table} ADD COLUMN {column} {definition}"
-            ))?;
-        }
-    }
-    tx.execute_batch(include_str!("schema_later.sql"))?;
-    // Version 9: the Agora project of each event, session and lifecycle event; rows stored
-    // before there were projects belong to `default`.
-    for table in ["events", "sessions", "lifecycle"] {
-        let present: bool = tx.query_row(
-            "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = 'project'",
-            [table],
-            |r| r.get(0),
-        )?;
-        if !present {
-            tx.execute_batch(&format!(
-                "ALTER TABLE {table} ADD COLUMN project TEXT NOT NULL DEFAULT 'default'"
-            ))?;
-        }
-    }
-    // No index on events.project: each would cost every delivery a B-tree insert; a project
-    // filter on the event list walks the log in order instead.
-    tx.execute_batch(
-        "CREATE INDEX IF NOT EXISTS sessions_project \
-           ON sessions (project, last_activity_ms DESC, sid DESC); \
-         CREATE INDEX IF NOT EXISTS lifecycle_project ON lifecycle (project, seq);",
-    )?;
-    tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
-    tx.commit()
-}
-
 impl SqliteStore {
     pub fn open(path: &str) -> anyhow::Result<Self> {
         Self::open_with(path, &Options::default())
@@ -193,7 +136,7 @@ impl SqliteStore {
         create_private(path)?;
         let mut conn =
             open_conn(path).map_err(|e| anyhow::anyhow!("cannot open SQLite at {path}: {e}"))?;
-        migrate(&mut conn).map_err(|e| anyhow::anyhow!("cannot migrate {path}: {e}"))?;
+        migrate::migrate(&mut conn).map_err(|e| anyhow::anyhow!("cannot migrate {path}: {e}"))?;
         rederive::if_rules_changed(&mut conn).map_err(|e| {
             anyhow::anyhow!("cannot apply the current session rules to {path}: {e}")
         })?;
