@@ -145,8 +145,15 @@ impl Store for WithoutIngest {
     async fn kept_state(&self, sid: &str) -> StoreResult<Option<KeptState>> {
         self.inner.kept_state(sid).await
     }
-    async fn keep_states(&self, states: Vec<KeptState>) -> StoreResult<()> {
-        self.inner.keep_states(states).await
+    async fn keep_states(
+        &self,
+        states: Vec<KeptState>,
+        progress: Option<StatesProgress>,
+    ) -> StoreResult<()> {
+        self.inner.keep_states(states, progress).await
+    }
+    async fn states_progress(&self) -> StoreResult<Option<StatesProgress>> {
+        self.inner.states_progress().await
     }
     async fn quarantined(&self, after: i64, limit: i64) -> StoreResult<Vec<QuarantineRecord>> {
         self.inner.quarantined(after, limit).await

@@ -116,17 +116,14 @@ pub struct ServeConfig {
     #[arg(long, env = "NCSD_MAX_NOTIFY_SKEW", value_parser = humantime::parse_duration)]
     pub max_notify_skew: Option<std::time::Duration>,
 
-    /// Memory for folded session states kept between `GET /v1/sessions/{sid}` reads, in MiB
-    /// (0: fold on every read). A kept state is served only while the session has no newer
-    /// event, so it never hides one.
-    #[arg(long, env = "NCSD_SESSION_CACHE_MB", default_value_t = 64)]
-    pub session_cache_mb: usize,
+    /// No longer used: every session's state is kept in the store as its events are stored.
+    /// Accepted (with a warning) so that an existing configuration still starts.
+    #[arg(long, env = "NCSD_SESSION_CACHE_MB", hide = true)]
+    pub session_cache_mb: Option<usize>,
 
-    /// Fold the most recently active sessions into the session cache in the background, newest
-    /// first, until it is full: at start-up, and after each burst of ingest (once nothing was
-    /// stored for 2 s) the sessions it changed (`false`: only reads fill it).
-    #[arg(long, env = "NCSD_SESSION_CACHE_WARM", default_value_t = true, action = clap::ArgAction::Set)]
-    pub session_cache_warm: bool,
+    /// No longer used, like `--session-cache-mb`.
+    #[arg(long, env = "NCSD_SESSION_CACHE_WARM", hide = true, action = clap::ArgAction::Set)]
+    pub session_cache_warm: Option<bool>,
 
     /// Nice value for the SQLite writer thread, which every delivery waits for: below the rest
     /// of ncsd so that on busy CPUs commits are not held up behind request handling. Lowering

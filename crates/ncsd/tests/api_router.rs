@@ -94,8 +94,6 @@ async fn session_endpoints_and_their_errors() {
     assert_error(s, &b, StatusCode::BAD_REQUEST, "until");
 }
 
-/// `GET /v1/sessions/{sid}` keeps folded states (`--session-cache-mb`); a kept state must
-/// never hide an event stored after it, including one that arrives late and out of order.
 #[tokio::test]
 async fn quarantine_openapi_unknown_paths_and_methods() {
     let app = app(&[]).await;

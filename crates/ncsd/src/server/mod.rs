@@ -85,15 +85,11 @@ pub fn apps(cfg: &ServeConfig, store: DynStore, shutdown: CancellationToken) -> 
                 .with_state(state),
         );
     }
-    // `--session-cache-mb 0` means fold on every read: nothing kept, in memory or in the store.
     let state = AppState {
         store: store.clone(),
         api_token: cfg.api_token.as_ref().map(|t| Arc::from(t.0.expose())),
         shutdown,
-        states: crate::states::SessionStates::new(
-            store,
-            cfg.session_cache_mb.saturating_mul(1 << 20),
-        ),
+        states: crate::states::SessionStates::new(store),
         auth_failures: Arc::new(crate::ratelog::RateLog::per_minute()),
         stall_after: cfg.stall_after,
         destinations: Arc::new(destinations(cfg).unwrap_or_default()),
@@ -204,8 +200,11 @@ pub async fn run(
         max_header_bytes: cfg.max_header_bytes,
         trusted_proxies: Arc::new(cfg.trusted_proxies.clone()),
     };
-    if cfg.session_cache_warm {
-        crate::states::warm::spawn(apps.state.states.clone(), apps.state.shutdown.clone());
+    if cfg.session_cache_mb.is_some() || cfg.session_cache_warm.is_some() {
+        tracing::warn!(
+            "--session-cache-mb and --session-cache-warm are no longer used: every session's \
+             state is kept in the store as its events are stored"
+        );
     }
     let mut background = crate::forward::spawn(
         store_for_retention.clone(),
@@ -213,6 +212,10 @@ pub async fn run(
         cfg.forward_nice,
         shutdown.clone(),
     );
+    background.push(crate::states::keeper::spawn(
+        store_for_retention.clone(),
+        shutdown.clone(),
+    ));
     background.extend(crate::lifecycle::spawn(
         store_for_retention.clone(),
         crate::lifecycle::Settings {
@@ -235,7 +238,6 @@ pub async fn run(
             shutdown.clone(),
         )));
     }
-    let keeper = apps.state.states.keeper.clone();
     let main = listener::serve(
         main_listener,
         apps.main,
@@ -267,17 +269,8 @@ pub async fn run(
     // Background work finishes its round before the store is closed (a write after the WAL is
     // emptied would leave it non-empty).
     let all = futures::future::join_all(background);
-    if tokio::time::timeout(KEEPER_FLUSH, all).await.is_err() {
+    if tokio::time::timeout(BACKGROUND_STOP, all).await.is_err() {
         tracing::warn!("background work did not stop in time");
-    }
-    // Answers waiting for the keeper's next round are written now, not lost with the process.
-    if let Some(keeper) = keeper {
-        if tokio::time::timeout(KEEPER_FLUSH, keeper.flush())
-            .await
-            .is_err()
-        {
-            tracing::warn!("the session answers still waiting were not all kept in time");
-        }
     }
     served
 }
@@ -311,5 +304,5 @@ async fn reload_on_sighup(cert: Arc<tls::Certificate>, shutdown: CancellationTok
     }
 }
 
-/// How long a stop waits for the session answers still waiting to be kept.
-const KEEPER_FLUSH: Duration = Duration::from_secs(5);
+/// How long a stop waits for background work to finish its round.
+const BACKGROUND_STOP: Duration = Duration::from_secs(5);

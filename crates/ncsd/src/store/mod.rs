@@ -51,11 +51,10 @@ pub trait Store: Send + Sync + 'static {
     /// One session's summary row; its `last_seq` changes whenever an event of it is stored, so
     /// it tells whether a state folded earlier is still current.
     async fn session(&self, sid: &str) -> StoreResult<Option<SessionRow>>;
-    /// The answer kept for a finished session (`keep_states`), whatever its `last_seq`.
+    /// The answer kept for a session (`keep_states`), whatever its `last_seq`.
     async fn kept_state(&self, sid: &str) -> StoreResult<Option<KeptState>>;
     /// `session`, with the answer kept for it when that was folded at the summary's very
-    /// `last_seq` (in one round trip where the backend can: a read that misses the memory cache
-    /// needs both).
+    /// `last_seq` (in one round trip where the backend can: every session read needs both).
     async fn session_with_kept(
         &self,
         sid: &str,
@@ -69,9 +68,16 @@ pub trait Store: Send + Sync + 'static {
             .filter(|k| k.last_seq == row.last_seq);
         Ok(Some((row, kept)))
     }
-    /// Keep finished sessions' answers. One replaces what is kept for its sid only when it was
-    /// folded at the same or a newer `last_seq`, so a slow writer never puts an older one back.
-    async fn keep_states(&self, states: Vec<KeptState>) -> StoreResult<()>;
+    /// Keep sessions' answers, and with them (when given) the state keeper's progress, in one
+    /// transaction. An answer replaces what is kept for its sid only when it was folded at the
+    /// same or a newer `last_seq`, so a slow writer never puts an older one back.
+    async fn keep_states(
+        &self,
+        states: Vec<KeptState>,
+        progress: Option<StatesProgress>,
+    ) -> StoreResult<()>;
+    /// The state keeper's progress as last kept; None before its first round.
+    async fn states_progress(&self) -> StoreResult<Option<StatesProgress>>;
     async fn quarantined(&self, after: i64, limit: i64) -> StoreResult<Vec<QuarantineRecord>>;
     /// Remove quarantined rows (their bodies now read and were stored as events); returns how
     /// many were still there.

@@ -122,10 +122,10 @@ pub struct SessionRow {
     pub project: String,
 }
 
-/// A finished recording's answer (`GET /v1/sessions/{sid}`), kept in the database so that a
-/// restarted instance, or another one, need not fold the session again. Derived data: it is
-/// only used while the session's summary still has this `last_seq` and `format` is the
-/// reader's own, and losing it costs one fold.
+/// A recording's answer (`GET /v1/sessions/{sid}`), kept in the database by the state keeper
+/// (`crate::states::keeper`) so that a read is one row. Derived data: it is only used while
+/// the session's summary still has this `last_seq` and `format` is the reader's own, and
+/// losing it costs one fold.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeptState {
     pub sid: String,
@@ -134,6 +134,14 @@ pub struct KeptState {
     /// Which build wrote the JSON (a newer one may answer differently).
     pub format: String,
     pub json: Vec<u8>,
+}
+
+/// How far the state keeper got: the event cursor the kept states cover, and the format they
+/// were written in (a build that answers differently starts again from the first event).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatesProgress {
+    pub cursor: i64,
+    pub format: String,
 }
 
 impl KeptState {

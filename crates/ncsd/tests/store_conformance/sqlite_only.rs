@@ -269,12 +269,15 @@ async fn sqlite_store_made_by_older_rules_is_derived_again_at_start() {
                 .expect("ingest");
         }
         store
-            .keep_states(vec![ncsd::store::KeptState {
-                sid: "old".into(),
-                last_seq: 3,
-                format: "made by the old rules".into(),
-                json: b"{}".to_vec(),
-            }])
+            .keep_states(
+                vec![ncsd::store::KeptState {
+                    sid: "old".into(),
+                    last_seq: 3,
+                    format: "made by the old rules".into(),
+                    json: b"{}".to_vec(),
+                }],
+                None,
+            )
             .await
             .expect("keep");
     }

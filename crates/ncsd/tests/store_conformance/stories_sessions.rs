@@ -2,7 +2,7 @@
 //! session (out of order, copies, flags), the phase and time filters, paging, and a session's
 //! events in order.
 
-use ncsd::store::{DynStore, KeptState, NewDelivery, SessionQuery, SessionRow};
+use ncsd::store::{DynStore, KeptState, NewDelivery, SessionQuery, SessionRow, StatesProgress};
 use ncsd::summary::{self, EXIT_FAILED, EXIT_OK, RECORDING, UPLOADED, UPLOADING};
 
 use crate::records::{all_sessions, delivery, ids, put, recording, sids};
@@ -217,9 +217,9 @@ pub async fn story_session_events(store: DynStore) {
     assert_eq!(store.session_events_after("s1", 0).await.unwrap(), listed);
 }
 
-/// Finished sessions' answers kept in the store: read back as written, never replaced by one
-/// folded at an older cursor, one per sid even when a batch repeats it, and purged with their
-/// session.
+/// Sessions' answers kept in the store: read back as written, never replaced by one folded at
+/// an older cursor, one per sid even when a batch repeats it, and purged with their session;
+/// the keeper's progress kept with them, as last written.
 pub async fn story_kept_states(store: DynStore) {
     let state = |sid: &str, last_seq: i64, format: &str, json: &str| KeptState {
         sid: sid.to_string(),
@@ -228,11 +228,38 @@ pub async fn story_kept_states(store: DynStore) {
         json: json.as_bytes().to_vec(),
     };
     assert_eq!(store.kept_state("sK").await.unwrap(), None);
+    assert_eq!(store.states_progress().await.unwrap(), None);
+    let progress = |cursor: i64, format: &str| StatesProgress {
+        cursor,
+        format: format.to_string(),
+    };
     store
-        .keep_states(vec![
-            state("sK", 5, "f1", r#"{"v":5}"#),
-            state("sL", 2, "f1", "{}"),
-        ])
+        .keep_states(Vec::new(), Some(progress(40, "f1")))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.states_progress().await.unwrap(),
+        Some(progress(40, "f1"))
+    );
+    // Another build starts again from the first event: the progress is what was last written,
+    // even an earlier cursor.
+    store
+        .keep_states(vec![state("sX", 1, "f2", "{}")], Some(progress(3, "f2")))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.states_progress().await.unwrap(),
+        Some(progress(3, "f2"))
+    );
+    assert!(store.kept_state("sX").await.unwrap().is_some());
+    store
+        .keep_states(
+            vec![
+                state("sK", 5, "f1", r#"{"v":5}"#),
+                state("sL", 2, "f1", "{}"),
+            ],
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -242,12 +269,12 @@ pub async fn story_kept_states(store: DynStore) {
     // Older: ignored. Same cursor (another build's format): replaces. Newer: replaces, and a
     // batch naming one sid twice keeps the newest.
     store
-        .keep_states(vec![state("sK", 4, "f1", r#"{"v":4}"#)])
+        .keep_states(vec![state("sK", 4, "f1", r#"{"v":4}"#)], None)
         .await
         .unwrap();
     assert_eq!(store.kept_state("sK").await.unwrap().unwrap().last_seq, 5);
     store
-        .keep_states(vec![state("sK", 5, "f2", r#"{"v":"5b"}"#)])
+        .keep_states(vec![state("sK", 5, "f2", r#"{"v":"5b"}"#)], None)
         .await
         .unwrap();
     assert_eq!(
@@ -255,10 +282,13 @@ pub async fn story_kept_states(store: DynStore) {
         Some(state("sK", 5, "f2", r#"{"v":"5b"}"#))
     );
     store
-        .keep_states(vec![
-            state("sK", 7, "f2", r#"{"v":7}"#),
-            state("sK", 6, "f2", r#"{"v":6}"#),
-        ])
+        .keep_states(
+            vec![
+                state("sK", 7, "f2", r#"{"v":7}"#),
+                state("sK", 6, "f2", r#"{"v":6}"#),
+            ],
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -271,7 +301,7 @@ pub async fn story_kept_states(store: DynStore) {
     let (row, kept) = store.session_with_kept("sM").await.unwrap().unwrap();
     assert_eq!((row.last_seq, kept), (m1.seq, None));
     store
-        .keep_states(vec![state("sM", m1.seq, "f1", r#"{"m":1}"#)])
+        .keep_states(vec![state("sM", m1.seq, "f1", r#"{"m":1}"#)], None)
         .await
         .unwrap();
     let (_, kept) = store.session_with_kept("sM").await.unwrap().unwrap();

@@ -9,6 +9,7 @@ mod lifecycle;
 mod listen;
 mod reads;
 mod rederive;
+mod states;
 mod writer;
 
 use std::borrow::Cow;
@@ -281,42 +282,20 @@ impl Store for PgStore {
             .await
             .map_err(|e| store_error(&e))
     }
-    async fn keep_states(&self, states: Vec<KeptState>) -> StoreResult<()> {
-        // Derived data, outside the ordered write path (no seq is handed out): one statement,
-        // straight on the pool.
-        // One row per sid (PostgreSQL refuses to update a row twice in one statement): the
-        // newest answer of each.
-        let mut newest = std::collections::HashMap::new();
-        for s in states {
-            match newest.get(&s.sid) {
-                Some(KeptState { last_seq, .. }) if *last_seq > s.last_seq => {}
-                _ => {
-                    newest.insert(s.sid.clone(), s);
-                }
-            }
-        }
-        let (mut sids, mut seqs, mut formats, mut jsons) = (vec![], vec![], vec![], vec![]);
-        for s in newest.into_values() {
-            sids.push(s.sid);
-            seqs.push(s.last_seq);
-            formats.push(s.format);
-            jsons.push(s.json);
-        }
-        sqlx::query(
-            "INSERT INTO session_states (sid, last_seq, format, state) \
-             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::bytea[]) \
-             ON CONFLICT (sid) DO UPDATE SET last_seq = excluded.last_seq, \
-               format = excluded.format, state = excluded.state \
-             WHERE excluded.last_seq >= session_states.last_seq",
-        )
-        .bind(sids)
-        .bind(seqs)
-        .bind(formats)
-        .bind(jsons)
-        .execute(&self.pool)
-        .await
-        .map(drop)
-        .map_err(|e| store_error(&e))
+    async fn keep_states(
+        &self,
+        states: Vec<KeptState>,
+        progress: Option<StatesProgress>,
+    ) -> StoreResult<()> {
+        // Derived data, outside the ordered write path (no seq is handed out).
+        states::keep(&self.pool, states, progress)
+            .await
+            .map_err(|e| store_error(&e))
+    }
+    async fn states_progress(&self) -> StoreResult<Option<StatesProgress>> {
+        states::progress(&self.pool)
+            .await
+            .map_err(|e| store_error(&e))
     }
     async fn evidence_after(&self, after: i64, limit: i64) -> StoreResult<Vec<Evidence>> {
         lifecycle::evidence_after(&self.pool, after, limit)

@@ -287,8 +287,15 @@ impl Store for SqliteStore {
         let sid = sid.to_string();
         self.read(move |c| reads::session_with_kept(c, &sid)).await
     }
-    async fn keep_states(&self, states: Vec<KeptState>) -> StoreResult<()> {
-        self.write(|tx| Job::KeepStates(states, tx)).await
+    async fn keep_states(
+        &self,
+        states: Vec<KeptState>,
+        progress: Option<StatesProgress>,
+    ) -> StoreResult<()> {
+        self.write(|tx| Job::KeepStates(states, progress, tx)).await
+    }
+    async fn states_progress(&self) -> StoreResult<Option<StatesProgress>> {
+        self.read(reads::states_progress).await
     }
     async fn unquarantine(&self, ids: Vec<i64>) -> StoreResult<u64> {
         self.write(|tx| Job::Unquarantine(ids, tx)).await

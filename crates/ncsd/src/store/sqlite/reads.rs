@@ -5,6 +5,7 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use crate::store::{
     DeliveryRecord, EventQuery, EventRecord, KeptState, QuarantineRecord, SessionQuery, SessionRow,
+    StatesProgress,
 };
 use crate::summary::PHASE_SQL;
 
@@ -152,6 +153,21 @@ pub fn kept_state(c: &Connection, sid: &str) -> rusqlite::Result<Option<KeptStat
             })
         })
         .optional()
+}
+
+pub fn states_progress(c: &Connection) -> rusqlite::Result<Option<StatesProgress>> {
+    let v = |k: &str| -> rusqlite::Result<Option<String>> {
+        c.prepare_cached("SELECT v FROM meta WHERE k = ?1")?
+            .query_row([k], |r| r.get(0))
+            .optional()
+    };
+    Ok(match (v("states_cursor")?, v("states_format")?) {
+        (Some(cursor), Some(format)) => cursor
+            .parse()
+            .ok()
+            .map(|cursor| StatesProgress { cursor, format }),
+        _ => None,
+    })
 }
 
 pub fn sessions(c: &Connection, q: &SessionQuery) -> rusqlite::Result<Vec<SessionRow>> {

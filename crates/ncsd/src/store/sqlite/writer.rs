@@ -16,7 +16,7 @@ use super::writes::{import, ingest_one, keep_states, probe, purge, quarantine_on
 
 use crate::store::{
     ImportBatch, ImportCounts, IngestOutcome, KeptState, NewDelivery, NewLifecycle, NewQuarantine,
-    PurgeChunk, StoreError, StoreResult,
+    PurgeChunk, StatesProgress, StoreError, StoreResult,
 };
 
 const MAX_BATCH: usize = 512;
@@ -27,7 +27,11 @@ pub enum Job {
     Import(ImportBatch, oneshot::Sender<StoreResult<ImportCounts>>),
     Purge(i64, oneshot::Sender<StoreResult<PurgeChunk>>),
     /// Finished sessions' answers (derived data; see `KeptState`).
-    KeepStates(Vec<KeptState>, oneshot::Sender<StoreResult<()>>),
+    KeepStates(
+        Vec<KeptState>,
+        Option<StatesProgress>,
+        oneshot::Sender<StoreResult<()>>,
+    ),
     /// A one-row write that tells whether writes work (see `health`).
     Probe(oneshot::Sender<StoreResult<()>>),
     /// Quarantined bodies that now read, moved out of the quarantine.
@@ -224,8 +228,8 @@ fn run_job(tx: &Transaction, job: &Job) -> rusqlite::Result<Done> {
             probe(tx)?;
             Done::Probe
         }
-        Job::KeepStates(states, _) => {
-            keep_states(tx, states)?;
+        Job::KeepStates(states, progress, _) => {
+            keep_states(tx, states, progress.as_ref())?;
             Done::Kept
         }
         Job::Unquarantine(ids, _) => {
@@ -254,7 +258,7 @@ fn answer(job: Job, result: StoreResult<Done>) {
         (Job::Import(_, r), Ok(Done::Import(c, _))) => drop(r.send(Ok(c))),
         (Job::Purge(_, r), Ok(Done::Purge(p))) => drop(r.send(Ok(p))),
         (Job::Probe(r), Ok(Done::Probe)) => drop(r.send(Ok(()))),
-        (Job::KeepStates(_, r), Ok(Done::Kept)) => drop(r.send(Ok(()))),
+        (Job::KeepStates(_, _, r), Ok(Done::Kept)) => drop(r.send(Ok(()))),
         (Job::Unquarantine(_, r), Ok(Done::Unquarantined(n))) => drop(r.send(Ok(n))),
         (Job::Lifecycle(_, _, r), Ok(Done::Lifecycle(n, _))) => drop(r.send(Ok(n))),
         (Job::Exec(_, r), Ok(Done::Exec(n))) => drop(r.send(Ok(n))),
@@ -269,7 +273,7 @@ fn answer(job: Job, result: StoreResult<Done>) {
                 Job::Import(_, r) => drop(r.send(Err(e))),
                 Job::Purge(_, r) => drop(r.send(Err(e))),
                 Job::Probe(r) => drop(r.send(Err(e))),
-                Job::KeepStates(_, r) => drop(r.send(Err(e))),
+                Job::KeepStates(_, _, r) => drop(r.send(Err(e))),
                 Job::Unquarantine(_, r) => drop(r.send(Err(e))),
                 Job::Lifecycle(_, _, r) => drop(r.send(Err(e))),
                 Job::Exec(_, r) => drop(r.send(Err(e))),

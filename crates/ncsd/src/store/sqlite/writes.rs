@@ -6,14 +6,19 @@ use rusqlite::{params, OptionalExtension, Transaction};
 
 use crate::store::{
     EventRecord, ImportBatch, ImportCounts, IngestOutcome, KeptState, NewDelivery, NewQuarantine,
-    PurgeChunk, QuarantineRecord,
+    PurgeChunk, QuarantineRecord, StatesProgress,
 };
 
 /// Most events one purge job deletes, so the writer (and ingest behind it) is never held long.
 const PURGE_CHUNK: i64 = 2000;
 
-/// Keeps finished sessions' answers; an older one (lower `last_seq`) never replaces a newer.
-pub(super) fn keep_states(tx: &Transaction, states: &[KeptState]) -> rusqlite::Result<()> {
+/// Keeps sessions' answers (an older one, lower `last_seq`, never replaces a newer) and the
+/// state keeper's progress.
+pub(super) fn keep_states(
+    tx: &Transaction,
+    states: &[KeptState],
+    progress: Option<&StatesProgress>,
+) -> rusqlite::Result<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO session_states (sid, last_seq, format, state) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT (sid) DO UPDATE SET last_seq = excluded.last_seq, \
@@ -22,6 +27,11 @@ pub(super) fn keep_states(tx: &Transaction, states: &[KeptState]) -> rusqlite::R
     )?;
     for s in states {
         stmt.execute(params![s.sid, s.last_seq, s.format, s.json])?;
+    }
+    if let Some(p) = progress {
+        let mut meta = tx.prepare_cached("INSERT OR REPLACE INTO meta (k, v) VALUES (?1, ?2)")?;
+        meta.execute(params!["states_cursor", p.cursor.to_string()])?;
+        meta.execute(params!["states_format", p.format])?;
     }
     Ok(())
 }

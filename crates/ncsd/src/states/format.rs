@@ -1,21 +1,14 @@
-//! Finished recordings' answers kept in the database (`Store::keep_states`), so that after a
-//! restart, or on another instance sharing the database, the first read of a finished
-//! recording is two row look-ups instead of a fold of all its events.
-//!
-//! Only finished recordings (completed or failed) are kept: their answer changes only when a
-//! late event arrives, and then the session's `last_seq` moves on and the kept answer is no
-//! longer used. A kept answer is also ignored when it was written by a build that answers
-//! differently (`format`). Writing happens in the background, batched and best-effort: this is
-//! derived data, and a lost answer costs one fold.
+//! Which build wrote a kept answer. A session's state kept in the store (`keeper`) is served
+//! only when it was written by a build that answers the same way, so a change to the fold or to
+//! the answer's JSON makes every kept answer unusable (and the keeper writes them again).
 
 use std::sync::LazyLock;
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
-use tokio::sync::{mpsc, oneshot};
 
 use crate::session::{Folding, StoredEvent};
-use crate::store::{DynStore, KeptState};
+use crate::store::KeptState;
 
 /// Marks the answers this build writes; an answer marked otherwise is folded again. Besides
 /// the version and the phase rules' version it holds a digest of this build's answers for a
@@ -122,107 +115,6 @@ fn answers_digest() -> String {
     }
     hex::encode(&digest.finalize()[..8])
 }
-/// Answers written per store call (SQLite: per writer job, which shares its transaction with
-/// ingest, so it stays small).
-const BATCH: usize = 64;
-/// Answers written per round: store calls of `BATCH` one after another, then `PAUSE`.
-const ROUND: usize = 1024;
-/// Answers waiting to be written; more are dropped (they will be folded again).
-const QUEUE: usize = 4096;
-/// Pause after each round. A start on a store full of finished recordings folds thousands of
-/// them in seconds, and writing their answers slows the reads of those seconds; paced, at
-/// most `ROUND` per pause (640 a second). The writes come in one burst per pause because what
-/// the reads pay grows with the bursts, not with the answers (likely the background checkpoint
-/// pass after each, and each reader finding the database changed): the same 640 answers a
-/// second written as 64 every 100 ms had doubled the reads' p99 (docs/performance.md).
-const PAUSE: std::time::Duration = std::time::Duration::from_millis(1600);
-
-/// Queues finished sessions' answers for the store.
-#[derive(Clone)]
-pub struct Keeper {
-    tx: mpsc::Sender<KeptState>,
-    flushes: mpsc::Sender<oneshot::Sender<()>>,
-}
-
-impl Keeper {
-    /// Starts the background writer; it stops once every `Keeper` clone is gone.
-    pub fn spawn(store: DynStore) -> Self {
-        Self::spawn_with(store, PAUSE)
-    }
-
-    /// `spawn` with the pause between rounds given (tests use a long one).
-    pub fn spawn_with(store: DynStore, pause: std::time::Duration) -> Self {
-        let (tx, mut rx) = mpsc::channel(QUEUE);
-        let (flushes, mut flush_asked) = mpsc::channel::<oneshot::Sender<()>>(4);
-        tokio::spawn(async move {
-            let mut round = Vec::with_capacity(ROUND);
-            loop {
-                tokio::select! {
-                    n = rx.recv_many(&mut round, ROUND) => {
-                        if n == 0 {
-                            return;
-                        }
-                        write(&store, &mut round).await;
-                        // The pause, cut short by a flush.
-                        tokio::select! {
-                            _ = tokio::time::sleep(pause) => {}
-                            Some(done) = flush_asked.recv() => {
-                                flush(&store, &mut rx, &mut round, done).await;
-                            }
-                        }
-                    }
-                    Some(done) = flush_asked.recv() => flush(&store, &mut rx, &mut round, done).await,
-                }
-            }
-        });
-        Keeper { tx, flushes }
-    }
-
-    /// Writes every answer waiting now, without waiting for the next round; returns once they
-    /// are written. `ncsd serve` calls it when it stops, so a round's worth of answers is not
-    /// lost with the process (and folded again at the next start).
-    pub async fn flush(&self) {
-        let (done, written) = oneshot::channel();
-        if self.flushes.send(done).await.is_ok() {
-            let _ = written.await;
-        }
-    }
-
-    /// Queues the answer of a finished session folded at `last_seq`.
-    pub fn keep(&self, sid: &str, last_seq: i64, json: &[u8]) {
-        let _ = self.tx.try_send(KeptState {
-            sid: sid.to_string(),
-            last_seq,
-            format: format().to_string(),
-            json: json.to_vec(),
-        });
-    }
-}
-
-/// Writes `round` in store calls of `BATCH`, emptying it.
-async fn write(store: &DynStore, round: &mut Vec<KeptState>) {
-    while !round.is_empty() {
-        let batch: Vec<_> = round.drain(..BATCH.min(round.len())).collect();
-        if let Err(e) = store.keep_states(batch).await {
-            tracing::debug!(error = %e, "could not keep session answers; they will be folded again");
-        }
-    }
-}
-
-/// Writes everything queued, then says so.
-async fn flush(
-    store: &DynStore,
-    rx: &mut mpsc::Receiver<KeptState>,
-    round: &mut Vec<KeptState>,
-    done: oneshot::Sender<()>,
-) {
-    while let Ok(state) = rx.try_recv() {
-        round.push(state);
-    }
-    write(store, round).await;
-    let _ = done.send(());
-}
-
 /// A kept answer this build can serve (the store already matched its `last_seq` with the
 /// session's newest).
 pub fn usable(kept: KeptState) -> Option<Bytes> {

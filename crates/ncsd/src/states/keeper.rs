@@ -1,0 +1,190 @@
+//! The state keeper: one background follower of the event log that keeps every recording's
+//! folded state in the store. Each round reads the events stored after its cursor (commit
+//! order), folds each session they touch, and writes those sessions' states with the new cursor
+//! (`Store::keep_states`). After a crash it starts again from the kept cursor; a state written
+//! twice is the same state.
+//!
+//! A session touched again while its fold is held in memory is carried forward over its new
+//! events only (`Folding::extend`: a recording reporting in sequence order); otherwise, and for
+//! an event that sorts before one already folded, every event of the session is folded again.
+//! Under load, rounds start at most every `PACE`, so a busy session's state is written about
+//! once per `PACE`, not once per event.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::{fold_all, format::format, to_json};
+use crate::session::{stored_event, Folding, StoredEvent};
+use crate::store::{DynStore, KeptState, StatesProgress, StoreResult};
+
+/// Most events read per round (a backlog, such as the whole store after an upgrade that
+/// changed the answers, is taken this many at a time).
+const BATCH: i64 = 20_000;
+/// Least time between the starts of two rounds, unless a backlog waits.
+const PACE: Duration = Duration::from_millis(500);
+/// Most folds held in memory to carry forward; the least recently touched go first.
+const HELD: usize = 4096;
+
+/// States written per store call (SQLite runs each with ingest's transaction, so it stays small).
+const CHUNK: usize = 64;
+
+/// Start the keeper; it stops when `shutdown` fires (await the handle before closing the store:
+/// a round in progress finishes first).
+pub fn spawn(store: DynStore, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut keeper = Keeper::new(store.clone());
+        let mut wake = store.subscribe();
+        loop {
+            let started = Instant::now();
+            let more = match keeper.round().await {
+                Ok(more) => more,
+                Err(e) => {
+                    tracing::warn!(error = %e, "session states: cannot read or keep; retrying");
+                    false
+                }
+            };
+            if !more {
+                tokio::select! {
+                    _ = wake.recv() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.cancelled() => return,
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep_until(started + PACE) => {}
+                    _ = shutdown.cancelled() => return,
+                }
+            } else if shutdown.is_cancelled() {
+                return;
+            }
+        }
+    })
+}
+
+/// A session's fold as of cursor `seq`; the fold itself only while the recording is unfinished
+/// (a finished one rarely changes again, and then is folded from the store).
+struct Held {
+    seq: i64,
+    folding: Option<Folding>,
+    round: u64,
+}
+
+pub struct Keeper {
+    store: DynStore,
+    /// None until the kept progress was read.
+    cursor: Option<i64>,
+    held: HashMap<String, Held>,
+    round: u64,
+}
+
+impl Keeper {
+    pub fn new(store: DynStore) -> Self {
+        Keeper {
+            store,
+            cursor: None,
+            held: HashMap::new(),
+            round: 0,
+        }
+    }
+
+    /// One round: keeps the states of the sessions touched by the next events; returns whether
+    /// more events wait.
+    pub async fn round(&mut self) -> StoreResult<bool> {
+        let cursor = match self.cursor {
+            Some(c) => c,
+            // Kept by a build that answers differently: every state is written again.
+            None => match self.store.states_progress().await? {
+                Some(p) if p.format == format() => p.cursor,
+                _ => 0,
+            },
+        };
+        self.cursor = Some(cursor);
+        self.round += 1;
+        let batch = self.store.evidence_after(cursor, BATCH).await?;
+        let Some(to) = batch.last().map(|e| e.seq) else {
+            return Ok(false);
+        };
+        // Each touched recording, with the newest of its events in the batch.
+        let mut touched: BTreeMap<&str, i64> = BTreeMap::new();
+        for e in batch.iter().filter(|e| e.product_id == 3) {
+            if let Some(sid) = e.sid.as_deref() {
+                let newest = touched.entry(sid).or_insert(e.seq);
+                *newest = (*newest).max(e.seq);
+            }
+        }
+        let mut states = Vec::new();
+        for (sid, newest) in touched {
+            if self.held.get(sid).is_some_and(|h| h.seq >= newest) {
+                continue; // folded past these events already
+            }
+            let Some((seq, folding)) = self.fold(sid).await? else {
+                continue; // purged meanwhile
+            };
+            let state = folding.state();
+            states.push(KeptState {
+                sid: sid.to_string(),
+                last_seq: seq,
+                format: format().to_string(),
+                json: to_json(&state)?.to_vec(),
+            });
+            let folding = (!state.phase.is_terminal()).then_some(folding);
+            let round = self.round;
+            self.held.insert(
+                sid.to_string(),
+                Held {
+                    seq,
+                    folding,
+                    round,
+                },
+            );
+        }
+        let progress = StatesProgress {
+            cursor: to,
+            format: format().to_string(),
+        };
+        let mut chunks = states.chunks(CHUNK).peekable();
+        while let Some(chunk) = chunks.next() {
+            let last = chunks.peek().is_none();
+            let progress = last.then(|| progress.clone());
+            self.store.keep_states(chunk.to_vec(), progress).await?;
+        }
+        if states.is_empty() {
+            self.store.keep_states(Vec::new(), Some(progress)).await?;
+        }
+        self.cursor = Some(to);
+        self.forget_oldest();
+        Ok(batch.len() as i64 == BATCH)
+    }
+
+    /// The session's fold at its newest stored event: the held fold carried forward when it
+    /// can be, else every event folded.
+    async fn fold(&mut self, sid: &str) -> StoreResult<Option<(i64, Folding)>> {
+        if let Some(Held {
+            seq,
+            folding: Some(mut folding),
+            ..
+        }) = self.held.remove(sid)
+        {
+            let records = self.store.session_events_after(sid, seq).await?;
+            let newest = records.iter().map(|r| r.seq).max().unwrap_or(seq);
+            let events: Vec<StoredEvent> = records.iter().filter_map(stored_event).collect();
+            if folding.extend(&events) {
+                return Ok(Some((newest, folding)));
+            }
+        }
+        fold_all(&self.store, sid).await
+    }
+
+    /// Keeps at most `HELD` sessions in memory.
+    fn forget_oldest(&mut self) {
+        if self.held.len() <= HELD {
+            return;
+        }
+        let mut rounds: Vec<u64> = self.held.values().map(|h| h.round).collect();
+        rounds.sort_unstable();
+        let oldest_kept = rounds[rounds.len() - HELD];
+        self.held.retain(|_, h| h.round >= oldest_kept);
+    }
+}
