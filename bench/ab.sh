@@ -11,7 +11,7 @@
 #   DURATION=8 bench/ab.sh 4 16 - "NCSD_LOG=warn"
 # FROM=FILE starts each run on a copy of that SQLite store instead of an empty one; ENV="VAR=value
 # ..." is passed to both sides:
-#   FROM=bench/out/large-typed-closed.db ENV=NCSD_SESSION_CACHE_WARM=false bench/ab.sh 3 64 OLD NEW
+#   FROM=bench/out/large-typed-closed.db ENV=NCSD_LOG=warn bench/ab.sh 3 64 OLD NEW
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)

@@ -128,8 +128,8 @@ done
 
 # Live recordings watched while they report (bench/ingest.lua in then-read mode): each POST of
 # an event is followed by a GET of its session; 100 sessions, so each grows by ~100 events a
-# run. Folding on every read (--session-cache-mb 0) against the default, which carries a kept
-# fold forward over the new events.
+# run. The state keeper carries each session's fold forward over its new events; a read folds
+# the session itself when it comes before the keeper's next round.
 live_bodies=$out/bodies-live-100.tsv
 need_live=$((DURATION * 20000))
 if [ ! -f "$live_bodies" ] || [ "$(wc -l <"$live_bodies")" -lt "$need_live" ]; then
@@ -145,9 +145,7 @@ live() {
   kill $pid; wait $pid 2>/dev/null || true
   echo "live sessions (POST an event, GET its session), 16 connections, $label: req/s $(field rps "$res") p50_us $(field p50_us "$res") p99_us $(field p99_us "$res") errors $(field non200 "$res")"
 }
-live_cold=$(live "fold on every read" --session-cache-mb 0); echo "$live_cold"
-live_kept=$(live "kept and carried forward"); echo "$live_kept"
-python3 -c "print(f'live sessions, kept / fold on every read: {float(\"$(sed 's/.*req.s \([0-9.]*\).*/\1/' <<<"$live_kept")\")/float(\"$(sed 's/.*req.s \([0-9.]*\).*/\1/' <<<"$live_cold")\"):.2f}')"
+live "kept by the state keeper"
 
 if [ "${SKIP_LARGE:-0}" != 1 ]; then
   # Named for the loader's layout (sessions interleaved, details per event type, the WAL
@@ -162,36 +160,32 @@ if [ "${SKIP_LARGE:-0}" != 1 ]; then
   # The WAL may still hold the last of the bulk load: copy it along.
   rm -f "$out/large-run.db" "$out/large-run.db-wal" "$out/large-run.db-shm"
   for f in "$big" "$big-wal" "$big-shm"; do if [ -f "$f" ]; then cp "$f" "$out/large-run.db${f#"$big"}"; fi; done
-  # Session reads, four times: folding on every read (--session-cache-mb 0: the cost of a
-  # session never read before, or changed since); as ncsd runs by default, from the moment it
-  # listens, first on this bulk-loaded store (nothing folded before: the first reads fold, the
-  # start-up warming runs beside them, and finished recordings' answers are kept in the store),
-  # then again after a restart (the answers kept by then are read instead of folded; after a
-  # burst of first reads like the one before, only part of them: at most 4,096 wait to be
-  # written); and once the start-up warming (--session-cache-warm) is done, with how long it
-  # took.
+  # Session reads, twice: from the moment ncsd listens on this bulk-loaded store (nothing kept
+  # yet: reads fold while the state keeper works through the store beside them), and once the
+  # keeper is done, with how long it took.
   reads() {
     local label=$1; shift
     local log=$out/reads.log
     settle
     NCSD_LOG=info "$bin/ncsd" serve --listen "127.0.0.1:$port_ncsd" --database "sqlite://$out/large-run.db" --secret "$secret" "$@" 2>"$log" & pid=$!
     wait_port $port_ncsd
-    local warmed=""
+    local warmed="" t0; t0=$(date +%s.%N)
     if [ "$label" = kept ]; then
-      for _ in $(seq 1 600); do grep -q "session cache warmed" "$log" && break; sleep 0.5; done
-      warmed=" warmed_in_s $(sed 's/\x1b\[[0-9;]*m//g' "$log" | sed -n 's/.*cache warmed.*seconds=\([0-9.]*\).*/\1/p' | cut -c1-5)"
+      for _ in $(seq 1 600); do
+        c=$(python3 -c "import sqlite3,sys; r=sqlite3.connect(sys.argv[1]).execute(\"select v from meta where k='states_cursor'\").fetchone(); print(r[0] if r else 0)" "$out/large-run.db")
+        [ "$c" -ge $((LARGE_SESSIONS * LARGE_EVENTS)) ] && break; sleep 0.5
+      done
+      warmed=" kept_in_s $(python3 -c "print(round($(date +%s.%N) - $t0, 1))")"
     fi
     res=$(wrk -t2 -c16 -d"${DURATION}s" --latency -s "$root/bench/sessions.lua" "http://127.0.0.1:$port_ncsd" -- "$out/large.sids" | grep RESULT)
     local anon; anon=$(awk '/RssAnon/ {print int($2/1024)}' "/proc/$pid/status")
     kill $pid; wait $pid 2>/dev/null || true
     echo "GET /v1/sessions/{sid}, $((LARGE_SESSIONS * LARGE_EVENTS)) events stored, 16 connections, $label: req/s $(field rps "$res") p50_us $(field p50_us "$res") p99_us $(field p99_us "$res") errors $(field errors "$res") anon_MiB $anon$warmed"
   }
-  reads "fold on every read" --session-cache-mb 0
   reads "from start-up, first start on this store"
-  reads "from start-up, restarted"
   kept=$(reads kept); echo "$kept"
-  # Ingest on the large store measures its size, not start-up warming competing for the CPU.
-  n=$(NCSD_SESSION_CACHE_WARM=false run "ncsd-c64-large" ncsd 64 "$out/large-run.db"); echo "$n"
+  # Ingest on the large store (its states kept by the run before).
+  n=$(run "ncsd-c64-large" ncsd 64 "$out/large-run.db"); echo "$n"
   lr=$(awk '{print $2}' <<<"$n")
   large=$(python3 -c "print(f'{$lr / $empty64:.2f}')")
   echo "ingest at 64 connections, large store / empty store: $large"

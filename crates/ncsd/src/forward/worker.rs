@@ -129,6 +129,10 @@ async fn feed_loop(
         match feed_round(&store, &d, takes_ncs).await {
             Ok(n) if n > 0 => {
                 fed.notify_one();
+                // More may wait: go on, unless ncsd is stopping (the cursors resume it).
+                if shutdown.is_cancelled() {
+                    return;
+                }
                 continue;
             }
             Ok(_) => {}
@@ -238,6 +242,9 @@ async fn send_loop(
             }
         };
         if sent > 0 {
+            if shutdown.is_cancelled() {
+                return;
+            }
             continue;
         }
         tokio::select! {

@@ -46,6 +46,8 @@ async fn derive_loop(store: DynStore, shutdown: CancellationToken) {
     let mut wake = store.subscribe();
     loop {
         match derive_round(&store).await {
+            // More wait: go on, unless ncsd is stopping (it resumes from the cursor).
+            Ok(true) if shutdown.is_cancelled() => return,
             Ok(true) => continue,
             Ok(false) => {}
             Err(e) => {
