@@ -1,10 +1,16 @@
 //! The background work that records lifecycle events: it reads stored events after its cursor,
-//! in commit order, replays each touched session's history to know its phase before each new
-//! event, and records what `transitions` says, with the new cursor, in one write. After a crash
-//! it starts again from the stored cursor; anything recorded twice is ignored by the store.
+//! in commit order, knows each touched session's merged evidence before each new event, and
+//! records what `transitions` says, with the new cursor, in one write. After a crash it starts
+//! again from the stored cursor; anything recorded twice is ignored by the store.
+//!
+//! A session's merged evidence is replayed from its stored history the first time a round
+//! meets it, then held in memory while the cursor moves on from round to round (`Held`): under
+//! heavy ingest, replaying every touched session's whole history each round cost more than the
+//! rest of the work together.
+//!
 //! A second loop records `recording.stalled` for recordings that went quiet.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -22,6 +28,8 @@ const BATCH: i64 = 1000;
 const SWEEP_PAGE: i64 = 1000;
 /// Even without a wake-up, look again this often (covers a missed notification).
 const POLL: Duration = Duration::from_secs(1);
+/// Most sessions whose merged evidence is held; beyond, the memory starts afresh.
+const HELD: usize = 100_000;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
@@ -44,8 +52,9 @@ pub fn spawn(
 
 async fn derive_loop(store: DynStore, shutdown: CancellationToken) {
     let mut wake = store.subscribe();
+    let mut held = Held::default();
     loop {
-        match derive_round(&store).await {
+        match derive_with(&store, &mut held).await {
             // More wait: go on, unless ncsd is stopping (it resumes from the cursor).
             Ok(true) if shutdown.is_cancelled() => return,
             Ok(true) => continue,
@@ -62,39 +71,67 @@ async fn derive_loop(store: DynStore, shutdown: CancellationToken) {
     }
 }
 
-/// One round: returns whether more events wait.
+/// Sessions' merged evidence as of the events up to cursor `at`; `at` is None (and nothing
+/// held is used) until a round has been recorded, so a failed round, or another instance moving
+/// the cursor, makes the next round replay from the store.
+#[derive(Default)]
+pub struct Held {
+    at: Option<i64>,
+    merged: HashMap<String, Merged>,
+}
+
+/// One round with nothing held: returns whether more events wait.
 pub async fn derive_round(store: &DynStore) -> StoreResult<bool> {
+    derive_with(store, &mut Held::default()).await
+}
+
+/// One round: returns whether more events wait.
+pub async fn derive_with(store: &DynStore, held: &mut Held) -> StoreResult<bool> {
     let cursor = store.lifecycle_cursor().await?;
+    if held.at.take() != Some(cursor) {
+        held.merged.clear();
+    }
     let batch = store.evidence_after(cursor, BATCH).await?;
     let Some(to) = batch.last().map(|e| e.seq) else {
+        held.at = Some(cursor);
         return Ok(false);
     };
-    let sids: BTreeSet<&str> = batch
-        .iter()
-        .filter(|e| e.product_id == 3)
-        .filter_map(|e| e.sid.as_deref())
-        .collect();
+    // Each touched recording's new events, in commit order.
+    let mut new: BTreeMap<&str, Vec<&Evidence>> = BTreeMap::new();
+    for e in batch.iter().filter(|e| e.product_id == 3) {
+        if let Some(sid) = e.sid.as_deref() {
+            new.entry(sid).or_default().push(e);
+        }
+    }
     let mut records = Vec::new();
-    for sid in &sids {
-        let history = store.session_evidence(sid, to).await?;
-        let mut merged = Merged::default();
-        let mut found: Vec<(Transition, Evidence)> = Vec::new();
-        for e in &history {
-            if e.seq > cursor {
-                found.extend(transitions(merged, e).into_iter().map(|t| (t, e.clone())));
-            }
+    for (sid, events) in new {
+        let mut merged = match held.merged.get(sid) {
+            Some(m) => *m,
+            None => store
+                .session_evidence(sid, cursor)
+                .await?
+                .iter()
+                .fold(Merged::default(), |m, e| m.with(e)),
+        };
+        let mut found: Vec<(Transition, &Evidence)> = Vec::new();
+        for e in events {
+            found.extend(transitions(merged, e).into_iter().map(|t| (t, e)));
             merged = merged.with(e);
         }
+        held.merged.insert(sid.to_string(), merged);
         if found.is_empty() {
             continue;
         }
         let session = snapshot(store, sid).await?;
         let now = now_ms();
         for (t, cause) in found {
-            records.push(new_record(sid, &t, Some(&cause), session.clone(), now));
+            records.push(new_record(sid, &t, Some(cause), session.clone(), now));
         }
     }
     store.record_lifecycle(records, Some(to)).await?;
+    if held.merged.len() <= HELD {
+        held.at = Some(to);
+    }
     Ok(batch.len() as i64 == BATCH)
 }
 

@@ -11,6 +11,6 @@ mod deriver;
 mod message;
 mod rules;
 
-pub use deriver::{derive_round, spawn, sweep, Settings};
+pub use deriver::{derive_round, derive_with, spawn, sweep, Held, Settings};
 pub use message::{lifecycle_id, message};
 pub use rules::{transitions, Kind, Merged, Transition};

@@ -77,6 +77,7 @@ stories!(
     story_lifecycle_records,
     story_lifecycle_evidence_and_quiet_sessions,
     story_lifecycle_deriver_resumes,
+    story_lifecycle_deriver_holds_evidence,
     story_dashboard_reads,
     story_projects,
 );

@@ -170,6 +170,59 @@ pub async fn story_lifecycle_evidence_and_quiet_sessions(store: DynStore) {
     assert_eq!(store.quiet_sessions(0, 6_000, 10).await.unwrap().len(), 2);
 }
 
+/// The deriver holding sessions' merged evidence between rounds records what one replaying
+/// every history records, also when another instance moved the cursor in between.
+pub async fn story_lifecycle_deriver_holds_evidence(store: DynStore) {
+    let ev = |id: &str, sid: &str, flags: i64, sequence: i64, event_type: i64| NewDelivery {
+        session_flags: flags,
+        sequence: Some(sequence),
+        event_type,
+        ..recording(id, sid, 1_000 + sequence)
+    };
+    let mut held = ncsd::lifecycle::Held::default();
+    put(&store, ev("h0", "sh", RECORDING, 0, 40)).await;
+    put(&store, ev("g0", "sg", RECORDING, 0, 40)).await;
+    ncsd::lifecycle::derive_with(&store, &mut held)
+        .await
+        .unwrap();
+    put(&store, ev("h1", "sh", UPLOADING, 1, 41)).await;
+    ncsd::lifecycle::derive_with(&store, &mut held)
+        .await
+        .unwrap();
+    // Another instance derives the next events: what this one holds is out of date.
+    put(&store, ev("g1", "sg", UPLOADING, 1, 41)).await;
+    ncsd::lifecycle::derive_round(&store).await.unwrap();
+    put(&store, ev("g2", "sg", EXIT_OK, 2, 11)).await;
+    put(&store, ev("h2", "sh", EXIT_OK, 2, 11)).await;
+    ncsd::lifecycle::derive_with(&store, &mut held)
+        .await
+        .unwrap();
+    let rows = store.lifecycle(&all()).await.unwrap();
+    for sid in ["sh", "sg"] {
+        let mine: Vec<(String, String)> = rows
+            .iter()
+            .filter(|r| r.sid == sid)
+            .map(|r| {
+                let m: serde_json::Value = serde_json::from_str(&r.message).unwrap();
+                let before = m["data"]["previous_phase"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                (r.kind.clone(), before)
+            })
+            .collect();
+        assert_eq!(
+            mine,
+            [
+                ("recording.started".into(), "starting".into()),
+                ("recording.stopped".into(), "recording".into()),
+                ("recording.completed".into(), "uploading".into()),
+            ],
+            "{sid}"
+        );
+    }
+}
+
 /// The deriver records what the events say, resumes from its cursor, and records nothing twice.
 pub async fn story_lifecycle_deriver_resumes(store: DynStore) {
     let ev = |id: &str, at: i64, flags: i64, sequence: i64, event_type: i64| NewDelivery {
