@@ -5,8 +5,9 @@
 //! twice is the same state.
 //!
 //! A session touched again while its fold is held in memory is carried forward over its new
-//! events only (`Folding::extend`: a recording reporting in sequence order); otherwise, and for
-//! an event that sorts before one already folded, every event of the session is folded again.
+//! events, taken from the round's batch (`Folding::extend`: a recording reporting in sequence
+//! order); otherwise, and for an event that sorts before one already folded, every stored event
+//! of the session is read and folded again.
 //! Under load, rounds start at most every `PACE`, so a busy session's state is written about
 //! once per `PACE`, not once per event.
 
@@ -18,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{fold_all, format::format, to_json};
 use crate::session::{stored_event, Folding, StoredEvent};
-use crate::store::{DynStore, KeptState, StatesProgress, StoreResult};
+use crate::store::{DynStore, EventQuery, EventRecord, KeptState, StatesProgress, StoreResult};
 
 /// Most events read per round (a backlog, such as the whole store after an upgrade that
 /// changed the answers, is taken this many at a time).
@@ -102,25 +103,27 @@ impl Keeper {
         };
         self.cursor = Some(cursor);
         self.round += 1;
-        let batch = self.store.evidence_after(cursor, BATCH).await?;
+        let query = EventQuery {
+            after: cursor,
+            limit: BATCH,
+            product_id: Some(3),
+            ..EventQuery::default()
+        };
+        let batch = self.store.events(&query).await?;
         let Some(to) = batch.last().map(|e| e.seq) else {
             return Ok(false);
         };
-        // Each touched recording, with the newest of its events in the batch.
-        let mut touched: BTreeMap<&str, i64> = BTreeMap::new();
-        for e in batch.iter().filter(|e| e.product_id == 3) {
+        // Each touched recording's new events, in commit order.
+        let mut touched: BTreeMap<&str, Vec<&EventRecord>> = BTreeMap::new();
+        for e in &batch {
             if let Some(sid) = e.sid.as_deref() {
-                let newest = touched.entry(sid).or_insert(e.seq);
-                *newest = (*newest).max(e.seq);
+                touched.entry(sid).or_default().push(e);
             }
         }
         let mut states = Vec::new();
-        for (sid, newest) in touched {
-            if self.held.get(sid).is_some_and(|h| h.seq >= newest) {
-                continue; // folded past these events already
-            }
-            let Some((seq, folding)) = self.fold(sid).await? else {
-                continue; // purged meanwhile
+        for (sid, new) in touched {
+            let Some((seq, folding)) = self.fold(sid, &new).await? else {
+                continue; // folded past these events already, or purged meanwhile
             };
             let state = folding.state();
             states.push(KeptState {
@@ -158,20 +161,27 @@ impl Keeper {
         Ok(batch.len() as i64 == BATCH)
     }
 
-    /// The session's fold at its newest stored event: the held fold carried forward when it
-    /// can be, else every event folded.
-    async fn fold(&mut self, sid: &str) -> StoreResult<Option<(i64, Folding)>> {
-        if let Some(Held {
-            seq,
-            folding: Some(mut folding),
-            ..
-        }) = self.held.remove(sid)
-        {
-            let records = self.store.session_events_after(sid, seq).await?;
-            let newest = records.iter().map(|r| r.seq).max().unwrap_or(seq);
-            let events: Vec<StoredEvent> = records.iter().filter_map(stored_event).collect();
-            if folding.extend(&events) {
-                return Ok(Some((newest, folding)));
+    /// The session's fold over `new` (its events in this round's batch): the held fold carried
+    /// over those it has not folded yet when it can be, else every stored event of the session
+    /// folded. None when the held fold already covers them all (a fold from the store can run
+    /// ahead of the batch), or the session has no events left.
+    async fn fold(
+        &mut self,
+        sid: &str,
+        new: &[&EventRecord],
+    ) -> StoreResult<Option<(i64, Folding)>> {
+        if let Some(held) = self.held.remove(sid) {
+            let unseen: Vec<&&EventRecord> = new.iter().filter(|e| e.seq > held.seq).collect();
+            let Some(newest) = unseen.iter().map(|e| e.seq).max() else {
+                self.held.insert(sid.to_string(), held);
+                return Ok(None);
+            };
+            if let Some(mut folding) = held.folding {
+                let events: Vec<StoredEvent> =
+                    unseen.iter().filter_map(|e| stored_event(e)).collect();
+                if folding.extend(&events) {
+                    return Ok(Some((newest, folding)));
+                }
             }
         }
         fold_all(&self.store, sid).await
