@@ -4,6 +4,7 @@
 
 pub mod model;
 pub mod postgres;
+pub mod pressure;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -203,6 +204,11 @@ pub trait Store: Send + Sync + 'static {
     /// Wakes whenever new events were committed (by this instance, or by another one sharing the
     /// database); carries the newest known `seq`.
     fn subscribe(&self) -> broadcast::Receiver<i64>;
+    /// Whether deliveries are queueing for the writer right now (`pressure`); background work
+    /// that writes steps aside while they are.
+    fn ingest_pressure(&self) -> bool {
+        false
+    }
     fn backend(&self) -> &'static str;
 }
 

@@ -41,6 +41,7 @@ pub struct PgStore {
     writer: mpsc::Sender<Job>,
     announcer: Announcer,
     listener: tokio::task::AbortHandle,
+    pressure: super::pressure::Pressure,
 }
 
 impl PgStore {
@@ -70,13 +71,15 @@ impl PgStore {
         })?;
         let newest = reads::latest_seq(&pool).await?;
         let announcer = Announcer::new(newest);
-        let writer = writer::spawn(writer_options(options), announcer.clone());
+        let pressure = super::pressure::Pressure::default();
+        let writer = writer::spawn(writer_options(options), announcer.clone(), pressure.clone());
         let listener = tokio::spawn(listen::run(pool.clone(), announcer.clone())).abort_handle();
         Ok(Self {
             pool,
             writer,
             announcer,
             listener,
+            pressure,
         })
     }
 
@@ -536,6 +539,9 @@ impl Store for PgStore {
     }
     fn subscribe(&self) -> broadcast::Receiver<i64> {
         self.announcer.tx.subscribe()
+    }
+    fn ingest_pressure(&self) -> bool {
+        self.pressure.high()
     }
     fn backend(&self) -> &'static str {
         "postgres"

@@ -20,6 +20,7 @@ use sqlx::{ConnectOptions, Connection};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{is_unavailable, store_error, Announcer, CHANNEL, CONNECT_TIMEOUT};
+use crate::store::pressure::Pressure;
 use crate::store::{
     ImportBatch, ImportCounts, IngestOutcome, NewDelivery, NewQuarantine, PurgeChunk, StoreError,
     StoreResult,
@@ -75,13 +76,18 @@ impl Job {
     }
 }
 
-pub fn spawn(options: PgConnectOptions, announcer: Announcer) -> mpsc::Sender<Job> {
+pub fn spawn(
+    options: PgConnectOptions,
+    announcer: Announcer,
+    pressure: Pressure,
+) -> mpsc::Sender<Job> {
     let (tx, rx) = mpsc::channel(8192);
     let writer = Writer {
         options,
         conn: None,
         last_used: Instant::now(),
         announcer,
+        pressure,
     };
     // Its own thread and runtime, like the SQLite writer: on a runtime busy with requests, the
     // writer's every round trip would also wait its turn to be polled, and every delivery waits
@@ -110,6 +116,8 @@ struct Writer {
     conn: Option<PgConnection>,
     last_used: Instant,
     announcer: Announcer,
+    /// Deliveries per commit, for `Store::ingest_pressure`.
+    pressure: Pressure,
 }
 
 impl Writer {
@@ -117,6 +125,8 @@ impl Writer {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
             let jobs = std::mem::take(&mut batch);
+            self.pressure
+                .record(jobs.iter().filter(|j| matches!(j, Job::Ingest(..))).count());
             match self.commit(&jobs).await {
                 Ok(outcomes) => answer_all(jobs, outcomes),
                 // One job's data (say a NUL character, which TEXT refuses) aborts the whole

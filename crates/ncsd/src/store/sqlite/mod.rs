@@ -40,6 +40,7 @@ pub fn max_running_queries() -> usize {
 pub struct SqliteStore {
     writer: mpsc::Sender<Job>,
     failing: writer::Failing,
+    pressure: super::pressure::Pressure,
     readers: Arc<ReadPool>,
     /// One permit per running query (`max_running_queries`); waiting queries queue here, as
     /// tasks, not as blocking threads.
@@ -143,6 +144,7 @@ impl SqliteStore {
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
         let (notify, _) = broadcast::channel(1024);
         let failing = writer::Failing::default();
+        let pressure = super::pressure::Pressure::default();
         let readers = Arc::new(ReadPool {
             path: path.to_string(),
             idle: Mutex::new(Vec::new()),
@@ -153,6 +155,7 @@ impl SqliteStore {
             conn,
             notify.clone(),
             failing.clone(),
+            pressure.clone(),
             restart.clone(),
             opts.writer_nice,
         );
@@ -163,6 +166,7 @@ impl SqliteStore {
         Ok(Self {
             writer,
             failing,
+            pressure,
             readers,
             running: Arc::new(tokio::sync::Semaphore::new(max_running_queries())),
             notify,
@@ -537,6 +541,9 @@ impl Store for SqliteStore {
     }
     fn subscribe(&self) -> broadcast::Receiver<i64> {
         self.notify.subscribe()
+    }
+    fn ingest_pressure(&self) -> bool {
+        self.pressure.high()
     }
     fn backend(&self) -> &'static str {
         "sqlite"

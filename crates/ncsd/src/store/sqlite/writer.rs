@@ -13,6 +13,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::wal::RestartWanted;
 use super::writes::{import, ingest_one, keep_states, probe, purge, quarantine_one};
+use crate::store::pressure::Pressure;
 
 use crate::store::{
     ImportBatch, ImportCounts, IngestOutcome, KeptState, NewDelivery, NewLifecycle, NewQuarantine,
@@ -57,6 +58,7 @@ pub fn spawn(
     conn: Connection,
     notify: broadcast::Sender<i64>,
     failing: Failing,
+    pressure: Pressure,
     restart: RestartWanted,
     nice: i32,
 ) -> mpsc::Sender<Job> {
@@ -65,7 +67,7 @@ pub fn spawn(
         .name("ncsd-sqlite-writer".into())
         .spawn(move || {
             crate::priority::set_current_thread_nice(nice, "SQLite writer");
-            run(conn, rx, notify, failing, restart)
+            run(conn, rx, notify, failing, pressure, restart)
         })
         .expect("spawn the SQLite writer thread");
     tx
@@ -76,6 +78,7 @@ fn run(
     mut rx: mpsc::Receiver<Job>,
     notify: broadcast::Sender<i64>,
     failing: Failing,
+    pressure: Pressure,
     restart: RestartWanted,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -89,6 +92,12 @@ fn run(
         }
         tracing::trace!(jobs = batch.len(), "write batch");
         let (jobs, started) = (batch.len(), std::time::Instant::now());
+        pressure.record(
+            batch
+                .iter()
+                .filter(|j| matches!(j, Job::Ingest(..)))
+                .count(),
+        );
         let _span = tracing::debug_span!("commit", jobs).entered();
         let (newest, ok) = commit_batch(&mut conn, &mut batch);
         metrics::histogram!("ncsd_store_commit_seconds").record(started.elapsed().as_secs_f64());
