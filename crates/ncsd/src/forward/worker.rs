@@ -24,10 +24,6 @@ const PAGE: i64 = 500;
 const CLAIM_AT_LEAST: usize = 256;
 /// Even without a wake-up, look again this often.
 const POLL: Duration = Duration::from_millis(500);
-/// While deliveries queue for the store's writer (`Store::ingest_pressure`), a round waits up to
-/// this long for them to drain, looking again every `PRESSURE_STEP`.
-const YIELD_AT_MOST: Duration = Duration::from_secs(1);
-const PRESSURE_STEP: Duration = Duration::from_millis(50);
 
 /// Start every destination's loops on a runtime of their own, whose threads run at `nice`
 /// (`--forward-nice`): when ingest and forwarding both want the CPUs, ingest, which NCS waits
@@ -133,7 +129,7 @@ async fn feed_loop(
     let mut wake = store.subscribe();
     let takes_ncs = d.takes_ncs_events();
     loop {
-        yield_to_ingest(&store, &shutdown).await;
+        crate::store::pressure::step_aside(store.as_ref()).await;
         match feed_round(&store, &d, takes_ncs).await {
             Ok(n) if n > 0 => {
                 fed.notify_one();
@@ -242,7 +238,7 @@ async fn send_loop(
     let schedule = d.retry_schedule().unwrap_or_default();
     let timeout = d.timeout().unwrap_or(Duration::from_secs(15));
     loop {
-        yield_to_ingest(&store, &shutdown).await;
+        crate::store::pressure::step_aside(store.as_ref()).await;
         let sent = match send_round(&store, &d, &hook, &owner, &schedule, timeout).await {
             Ok(n) => n,
             Err(e) => {
@@ -348,18 +344,6 @@ async fn send_round(
         tracing::warn!(destination = %d.name, error = %e, "cannot record the attempts");
     }
     Ok(n)
-}
-
-/// Waits while deliveries queue for the store's writer, at most `YIELD_AT_MOST`: every write a
-/// forwarding round makes goes through that writer, and NCS waits on each delivery's answer,
-/// while forwarding catches up from its durable cursors once the burst is over (and still makes
-/// a round a second while it lasts).
-async fn yield_to_ingest(store: &DynStore, shutdown: &CancellationToken) {
-    let mut waited = Duration::ZERO;
-    while waited < YIELD_AT_MOST && store.ingest_pressure() && !shutdown.is_cancelled() {
-        tokio::time::sleep(PRESSURE_STEP).await;
-        waited += PRESSURE_STEP;
-    }
 }
 
 /// ±20%, so retries of many messages do not arrive together.

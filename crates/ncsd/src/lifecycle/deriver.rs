@@ -54,6 +54,7 @@ async fn derive_loop(store: DynStore, shutdown: CancellationToken) {
     let mut wake = store.subscribe();
     let mut held = Held::default();
     loop {
+        crate::store::pressure::step_aside(store.as_ref()).await;
         match derive_with(&store, &mut held).await {
             // More wait: go on, unless ncsd is stopping (it resumes from the cursor).
             Ok(true) if shutdown.is_cancelled() => return,

@@ -39,6 +39,7 @@ pub fn spawn(store: DynStore, shutdown: CancellationToken) -> tokio::task::JoinH
         let mut keeper = Keeper::new(store.clone());
         let mut wake = store.subscribe();
         loop {
+            crate::store::pressure::step_aside(store.as_ref()).await;
             let started = Instant::now();
             let more = match keeper.round().await {
                 Ok(more) => more,

@@ -4,7 +4,9 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
+use super::Store;
 use crate::clock::now_ms;
 
 /// Deliveries in one commit from which the writer counts as saturated: with fewer, each waits
@@ -13,6 +15,22 @@ use crate::clock::now_ms;
 pub const QUEUED: usize = 16;
 /// How long one saturated commit keeps the pressure on.
 const HOLD_MS: i64 = 250;
+/// Longest a round of background work steps aside, so it still makes a round a second while a
+/// burst lasts; and how often it looks again meanwhile.
+const STEP_ASIDE_AT_MOST: Duration = Duration::from_secs(1);
+const LOOK_AGAIN: Duration = Duration::from_millis(50);
+
+/// Waits while deliveries queue for `store`'s writer, at most `STEP_ASIDE_AT_MOST`: called by
+/// background work (forwarding, lifecycle events, session states) before each round, since each
+/// round's writes go through that writer and NCS waits on every delivery's answer, while the
+/// background work resumes from its durable cursor once the burst is over.
+pub async fn step_aside(store: &dyn Store) {
+    let mut waited = Duration::ZERO;
+    while waited < STEP_ASIDE_AT_MOST && store.ingest_pressure() {
+        tokio::time::sleep(LOOK_AGAIN).await;
+        waited += LOOK_AGAIN;
+    }
+}
 
 /// Shared between a writer, which records each commit's deliveries, and whoever asks.
 #[derive(Clone, Default)]
