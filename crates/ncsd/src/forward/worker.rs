@@ -18,10 +18,10 @@ use crate::store::{
 };
 
 /// Events or lifecycle events read per feeder round.
-const PAGE: i64 = 500;
+const PAGE: i64 = 1000;
 /// Least messages a sender round leases (more with a higher `concurrency`): each round waits for
 /// two commits (the lease, then the outcomes), so a backlog drains faster in bigger rounds.
-const CLAIM_AT_LEAST: usize = 256;
+const CLAIM_AT_LEAST: usize = 512;
 /// Even without a wake-up, look again this often.
 const POLL: Duration = Duration::from_millis(500);
 
