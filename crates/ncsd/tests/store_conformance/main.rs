@@ -22,6 +22,7 @@ mod stories_lifecycle;
 mod stories_maintenance;
 mod stories_projects;
 mod stories_sessions;
+mod stories_states;
 
 use common::pg::PgDatabase;
 use ncsd::store::{self, DynStore};
@@ -32,6 +33,7 @@ use stories_lifecycle::*;
 use stories_maintenance::*;
 use stories_projects::*;
 use stories_sessions::*;
+use stories_states::*;
 
 // ---------------------------------------------------------------------------------------------
 // Backends
@@ -68,6 +70,7 @@ stories!(
     story_session_exits,
     story_session_events,
     story_kept_states,
+    story_state_keeper,
     story_import,
     story_purge_before,
     story_purge_in_chunks,
