@@ -28,6 +28,8 @@ const BATCH: i64 = 20_000;
 const PACE: Duration = Duration::from_millis(500);
 /// Most folds held in memory to carry forward; the least recently touched go first.
 const HELD: usize = 4096;
+/// Most sessions whose folded position is remembered without a fold (about 60 bytes each).
+const POSITIONS: usize = 200_000;
 
 /// States written per store call (SQLite runs each with ingest's transaction, so it stays small).
 const CHUNK: usize = 64;
@@ -188,14 +190,30 @@ impl Keeper {
         fold_all(&self.store, sid).await
     }
 
-    /// Keeps at most `HELD` sessions in memory.
+    /// Keeps at most `HELD` folds, the most recently touched, and at most `POSITIONS`
+    /// sessions' positions (a fold from the store can run ahead of the log; its position spares
+    /// folding it again when the keeper reaches those events, as after an upgrade).
     fn forget_oldest(&mut self) {
-        if self.held.len() <= HELD {
-            return;
+        let mut folds: Vec<(u64, &String)> = self
+            .held
+            .iter()
+            .filter(|(_, h)| h.folding.is_some())
+            .map(|(sid, h)| (h.round, sid))
+            .collect();
+        if folds.len() > HELD {
+            folds.sort_unstable_by(|a, b| b.cmp(a));
+            let dropped: Vec<String> = folds[HELD..]
+                .iter()
+                .map(|(_, sid)| (*sid).clone())
+                .collect();
+            for sid in dropped {
+                if let Some(h) = self.held.get_mut(&sid) {
+                    h.folding = None;
+                }
+            }
         }
-        let mut rounds: Vec<u64> = self.held.values().map(|h| h.round).collect();
-        rounds.sort_unstable();
-        let oldest_kept = rounds[rounds.len() - HELD];
-        self.held.retain(|_, h| h.round >= oldest_kept);
+        if self.held.len() > POSITIONS {
+            self.held.retain(|_, h| h.folding.is_some());
+        }
     }
 }
