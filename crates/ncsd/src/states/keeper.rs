@@ -30,6 +30,10 @@ const PACE: Duration = Duration::from_millis(500);
 const HELD: usize = 4096;
 /// Most sessions whose folded position is remembered without a fold (about 60 bytes each).
 const POSITIONS: usize = 200_000;
+/// A session not touched for this long is forgotten: it is folded from the store when it next
+/// reports, so what is held never outlives a purge of the session (unless `--retain` is set
+/// shorter than this, which would purge recordings while they report).
+const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
 
 /// States written per store call (SQLite runs each with ingest's transaction, so it stays small).
 const CHUNK: usize = 64;
@@ -73,6 +77,7 @@ struct Held {
     seq: i64,
     folding: Option<Folding>,
     round: u64,
+    touched: Instant,
 }
 
 pub struct Keeper {
@@ -143,6 +148,7 @@ impl Keeper {
                     seq,
                     folding,
                     round,
+                    touched: Instant::now(),
                 },
             );
         }
@@ -190,10 +196,11 @@ impl Keeper {
         fold_all(&self.store, sid).await
     }
 
-    /// Keeps at most `HELD` folds, the most recently touched, and at most `POSITIONS`
-    /// sessions' positions (a fold from the store can run ahead of the log; its position spares
+    /// Forgets sessions not touched for `FORGET_AFTER`; keeps at most `HELD` folds, the most
+    /// recently touched, and at most `POSITIONS` sessions' positions (a fold from the store can run ahead of the log; its position spares
     /// folding it again when the keeper reaches those events, as after an upgrade).
     fn forget_oldest(&mut self) {
+        self.held.retain(|_, h| h.touched.elapsed() < FORGET_AFTER);
         let mut folds: Vec<(u64, &String)> = self
             .held
             .iter()
