@@ -4,15 +4,17 @@
 //! Idempotency and "which copy came first" are decided by unique keys in the database, never in
 //! memory, because two instances may receive the same notification at the same moment.
 
+mod connection;
+mod errors;
 mod forward;
 mod lifecycle;
 mod listen;
+mod migrate;
 mod reads;
 mod rederive;
 mod states;
 mod writer;
 
-use std::borrow::Cow;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -20,14 +22,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use futures::future::BoxFuture;
-use sqlx::error::BoxDynError;
-use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::*;
+use connection::{read_options, writer_options};
+use errors::{is_unavailable, store_error};
 use writer::Job;
 
 /// How long any operation waits for a connection before answering `Unavailable`: NCS retries a
@@ -63,7 +63,7 @@ impl PgStore {
             .connect_with(read_options(options.clone(), opts))
             .await
             .with_context(|| format!("cannot connect to PostgreSQL database {database}"))?;
-        migrate(&options)
+        migrate::migrate(&options)
             .await
             .with_context(|| format!("cannot migrate PostgreSQL database {database}"))?;
         rederive::if_rules_changed(&pool).await.with_context(|| {
@@ -101,91 +101,6 @@ impl Drop for PgStore {
     }
 }
 
-/// The pool's connections, which run the queries: they stop at the request deadline on the
-/// server too (dropping a query's future only hands its connection back; the server would go
-/// on scanning).
-fn read_options(options: PgConnectOptions, opts: &Options) -> PgConnectOptions {
-    match opts.read_timeout {
-        Some(t) => options.options([("statement_timeout", format!("{}", t.as_millis().max(1)))]),
-        None => options,
-    }
-}
-
-/// The writer's connection. Its statements take arrays (`= ANY($1)`, `UNNEST`), and PostgreSQL
-/// switches a prepared statement to a generic plan after five runs, planned for the tables as
-/// they were then: on a new database, empty, so a sequential scan, kept while the tables grow.
-/// `content_key = ANY($1)` then compared every key of a batch with every stored row: ingest
-/// fell to ~3k req/s within seconds, the backend's CPU all in `texteq` (`bench/pg.sh`: 2,790
-/// req/s, 9,758 with this). Planning each batch's few statements afresh costs far less.
-fn writer_options(options: PgConnectOptions) -> PgConnectOptions {
-    options.options([("plan_cache_mode", "force_custom_plan")])
-}
-
-/// Apply the embedded migrations on a connection of their own: sqlx's migrator holds a
-/// session-level advisory lock while it works, and closing the connection releases it even if
-/// a migration fails half-way (a pooled connection would keep it).
-async fn migrate(options: &PgConnectOptions) -> anyhow::Result<()> {
-    let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, options.connect())
-        .await
-        .map_err(|_| anyhow::anyhow!("timed out connecting after {CONNECT_TIMEOUT:?}"))??;
-    let migrator = Migrator::new(Embedded).await?;
-    migrator.run(&mut conn).await?;
-    conn.close().await?;
-    Ok(())
-}
-
-/// The migrations compiled into the binary (the `migrate!` macro needs sqlx's `macros`
-/// feature). Versions and descriptions follow the file names, as sqlx-cli would read them.
-#[derive(Debug)]
-struct Embedded;
-
-impl MigrationSource<'static> for Embedded {
-    fn resolve(self) -> BoxFuture<'static, Result<Vec<Migration>, BoxDynError>> {
-        let files = [
-            (1, "schema", include_str!("migrations/0001_schema.sql")),
-            (
-                2,
-                "session states",
-                include_str!("migrations/0002_session_states.sql"),
-            ),
-            (
-                3,
-                "quarantine replays and filters",
-                include_str!("migrations/0003_quarantine_replays_and_filters.sql"),
-            ),
-            (
-                4,
-                "session exits",
-                include_str!("migrations/0004_session_exits.sql"),
-            ),
-            (
-                5,
-                "lifecycle",
-                include_str!("migrations/0005_lifecycle.sql"),
-            ),
-            (
-                6,
-                "forwarding",
-                include_str!("migrations/0006_forwarding.sql"),
-            ),
-            (7, "projects", include_str!("migrations/0007_projects.sql")),
-        ];
-        let migrations = files
-            .into_iter()
-            .map(|(version, description, sql)| {
-                Migration::new(
-                    version,
-                    Cow::Borrowed(description),
-                    MigrationType::Simple,
-                    Cow::Borrowed(sql),
-                    false,
-                )
-            })
-            .collect();
-        Box::pin(async move { Ok(migrations) })
-    }
-}
-
 /// Tells subscribers about the newest committed `seq`, once per new value: the local writer and
 /// the `LISTEN` task both report the same commits, and each value is worth one wake-up.
 #[derive(Clone)]
@@ -205,37 +120,6 @@ impl Announcer {
         if self.newest.fetch_max(seq, Ordering::SeqCst) < seq {
             let _ = self.tx.send(seq);
         }
-    }
-}
-
-/// Lost connections, refused connections and a server shutting down are `Unavailable` (503: NCS
-/// resends later); anything else is a fault of ours or of the data.
-fn store_error(e: &sqlx::Error) -> StoreError {
-    if is_unavailable(e) {
-        StoreError::Unavailable(e.to_string())
-    } else {
-        StoreError::Other(e.to_string())
-    }
-}
-
-fn is_unavailable(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        // SQLSTATE classes: 08 connection, 53 insufficient resources (disk full, too many
-        // connections), 57 operator intervention (shutdown, cannot connect now), 40 rolled back
-        // (serialization, deadlock), and 25006 read-only (a standby after fail-over).
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            ["08", "53", "57", "40"]
-                .iter()
-                .any(|class| code.starts_with(class))
-                || code == "25006"
-        }),
-        _ => false,
     }
 }
 
@@ -545,57 +429,5 @@ impl Store for PgStore {
     }
     fn backend(&self) -> &'static str {
         "postgres"
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use sqlx::{ConnectOptions, Connection};
-
-    /// Needs PostgreSQL (`scripts/test` starts it), like the conformance suite.
-    #[tokio::test]
-    async fn the_writer_plans_each_statement_for_the_tables_as_they_are() {
-        if std::env::var("NCSD_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
-            return;
-        }
-        let url = std::env::var("NCSD_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let options = PgConnectOptions::from_str(&url).expect("URL");
-        let mut conn = writer_options(options)
-            .connect()
-            .await
-            .expect("PostgreSQL (set NCSD_SKIP_POSTGRES=1 to skip)");
-        let mode: String = sqlx::query_scalar("SHOW plan_cache_mode")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-        assert_eq!(mode, "force_custom_plan");
-        conn.close().await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn a_query_past_the_read_timeout_is_stopped_by_the_server() {
-        if std::env::var("NCSD_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
-            return;
-        }
-        let url = std::env::var("NCSD_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let opts = Options {
-            read_timeout: Some(Duration::from_millis(200)),
-            ..Options::default()
-        };
-        let mut conn = read_options(PgConnectOptions::from_str(&url).expect("URL"), &opts)
-            .connect()
-            .await
-            .expect("PostgreSQL (set NCSD_SKIP_POSTGRES=1 to skip)");
-        let started = std::time::Instant::now();
-        let err = sqlx::query("SELECT pg_sleep(5)")
-            .execute(&mut conn)
-            .await
-            .expect_err("stopped");
-        assert!(err.to_string().contains("statement timeout"), "{err}");
-        assert!(started.elapsed() < Duration::from_secs(3));
-        conn.close().await.unwrap();
     }
 }
