@@ -32,15 +32,22 @@ mod tests {
     use super::*;
     use sqlx::{ConnectOptions, Connection};
 
-    /// Needs PostgreSQL (`scripts/test` starts it), like the conformance suite.
-    #[tokio::test]
-    async fn the_writer_plans_each_statement_for_the_tables_as_they_are() {
+    /// The test server's options; None when PostgreSQL is skipped on purpose. These tests need
+    /// PostgreSQL (`scripts/test` starts it), like the conformance suite.
+    fn test_server() -> Option<PgConnectOptions> {
         if std::env::var("NCSD_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
-            return;
+            return None;
         }
         let url = std::env::var("NCSD_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let options = PgConnectOptions::from_str(&url).expect("URL");
+        Some(PgConnectOptions::from_str(&url).expect("URL"))
+    }
+
+    #[tokio::test]
+    async fn the_writer_plans_each_statement_for_the_tables_as_they_are() {
+        let Some(options) = test_server() else {
+            return;
+        };
         let mut conn = writer_options(options)
             .connect()
             .await
@@ -55,16 +62,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_query_past_the_read_timeout_is_stopped_by_the_server() {
-        if std::env::var("NCSD_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
+        let Some(options) = test_server() else {
             return;
-        }
-        let url = std::env::var("NCSD_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        };
         let opts = Options {
             read_timeout: Some(Duration::from_millis(200)),
             ..Options::default()
         };
-        let mut conn = read_options(PgConnectOptions::from_str(&url).expect("URL"), &opts)
+        let mut conn = read_options(options, &opts)
             .connect()
             .await
             .expect("PostgreSQL (set NCSD_SKIP_POSTGRES=1 to skip)");
