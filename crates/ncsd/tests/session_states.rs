@@ -217,7 +217,7 @@ async fn the_keeper_resumes_from_its_cursor_and_starts_over_for_another_build() 
 }
 
 #[tokio::test]
-async fn served_ncsd_keeps_states_as_events_arrive_and_a_restart_reads_them() {
+async fn the_running_keeper_keeps_states_as_events_arrive_and_a_restart_reads_them() {
     let app = app(&[]).await;
     let store = app.state.store.clone();
     let shutdown = CancellationToken::new();

@@ -76,7 +76,6 @@ pub fn spawn(store: DynStore, shutdown: CancellationToken) -> tokio::task::JoinH
 struct Held {
     seq: i64,
     folding: Option<Folding>,
-    round: u64,
     touched: Instant,
 }
 
@@ -85,7 +84,6 @@ pub struct Keeper {
     /// None until the kept progress was read.
     cursor: Option<i64>,
     held: HashMap<String, Held>,
-    round: u64,
 }
 
 impl Keeper {
@@ -94,7 +92,6 @@ impl Keeper {
             store,
             cursor: None,
             held: HashMap::new(),
-            round: 0,
         }
     }
 
@@ -110,7 +107,6 @@ impl Keeper {
             },
         };
         self.cursor = Some(cursor);
-        self.round += 1;
         let query = EventQuery {
             after: cursor,
             limit: BATCH,
@@ -129,6 +125,7 @@ impl Keeper {
             }
         }
         let mut states = Vec::new();
+        let now = Instant::now();
         for (sid, new) in touched {
             let Some((seq, folding)) = self.fold(sid, &new).await? else {
                 continue; // folded past these events already, or purged meanwhile
@@ -141,29 +138,28 @@ impl Keeper {
                 json: to_json(&state)?.to_vec(),
             });
             let folding = (!state.phase.is_terminal()).then_some(folding);
-            let round = self.round;
             self.held.insert(
                 sid.to_string(),
                 Held {
                     seq,
                     folding,
-                    round,
-                    touched: Instant::now(),
+                    touched: now,
                 },
             );
         }
-        let progress = StatesProgress {
-            cursor: to,
-            format: format().to_string(),
-        };
-        let mut chunks = states.chunks(CHUNK).peekable();
-        while let Some(chunk) = chunks.next() {
-            let last = chunks.peek().is_none();
-            let progress = last.then(|| progress.clone());
-            self.store.keep_states(chunk.to_vec(), progress).await?;
-        }
-        if states.is_empty() {
-            self.store.keep_states(Vec::new(), Some(progress)).await?;
+        // In chunks, the progress with the last (alone when no state changed).
+        let mut rest = states;
+        loop {
+            let chunk: Vec<KeptState> = rest.drain(..rest.len().min(CHUNK)).collect();
+            let progress = rest.is_empty().then(|| StatesProgress {
+                cursor: to,
+                format: format().to_string(),
+            });
+            let last = progress.is_some();
+            self.store.keep_states(chunk, progress).await?;
+            if last {
+                break;
+            }
         }
         self.cursor = Some(to);
         self.forget_oldest();
@@ -197,15 +193,16 @@ impl Keeper {
     }
 
     /// Forgets sessions not touched for `FORGET_AFTER`; keeps at most `HELD` folds, the most
-    /// recently touched, and at most `POSITIONS` sessions' positions (a fold from the store can run ahead of the log; its position spares
-    /// folding it again when the keeper reaches those events, as after an upgrade).
+    /// recently touched, and at most `POSITIONS` sessions' positions (a fold from the store can
+    /// run ahead of the log; its position spares folding it again when the keeper reaches those
+    /// events, as after an upgrade).
     fn forget_oldest(&mut self) {
         self.held.retain(|_, h| h.touched.elapsed() < FORGET_AFTER);
-        let mut folds: Vec<(u64, &String)> = self
+        let mut folds: Vec<(Instant, &String)> = self
             .held
             .iter()
             .filter(|(_, h)| h.folding.is_some())
-            .map(|(sid, h)| (h.round, sid))
+            .map(|(sid, h)| (h.touched, sid))
             .collect();
         if folds.len() > HELD {
             folds.sort_unstable_by(|a, b| b.cmp(a));

@@ -1,6 +1,7 @@
 //! Whether deliveries are queueing for the store's writer: background work that writes
-//! (forwarding) asks, and steps aside for a moment while they are, since NCS waits on each
-//! delivery's answer and forwarding catches up from its durable cursors afterwards.
+//! (forwarding, lifecycle events, session states) asks, and steps aside for a moment while they
+//! are, since NCS waits on each delivery's answer and that work catches up from its durable
+//! cursors afterwards.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
