@@ -46,7 +46,7 @@ pub(super) fn push(c: &mut Vec<Case>, next: &mut impl FnMut() -> usize) {
     let body = with_field("-", json!(null), next());
     let mut h = signed_headers(&body);
     // Over the 16 KiB limit, inside the read buffer's slack: the JSON 431. (Far over it the
-    // connection's buffer is full first and hyper answers a bare 431; see tests/security.rs.)
+    // connection's buffer is full first and hyper answers a bare 431; see tests/security/.)
     h.push(("X-Padding".into(), "p".repeat(24_000)));
     c.push(case(
         "headers over the limit",
